@@ -1,0 +1,32 @@
+# The two commands of the README. Both create .venv/ on first use.
+PY := .venv/bin/python
+export HF_HUB_OFFLINE := 1
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: book test install install-test release clean
+
+book: install release           ## install everything and build the book into _build/html
+	.venv/bin/jupyter-book build -W -n --keep-going .
+
+test: install-test              ## install what the tests need and run them
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+install: .venv/.installed
+install-test: .venv/.installed-test
+
+.venv/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+.venv/.installed-test: .venv/.installed requirements-test.txt
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+release: install                ## write the student notebooks into autograde/release/
+	$(PY) -m autograde release
+
+clean:
+	rm -rf _build autograde/release

@@ -1,0 +1,47 @@
+"""nbgrader configuration of the course. Run nbgrader commands from this folder (see README).
+
+The assignments are the chapters: ``source/<assignment>`` is ``book/<chapter>``, so the notebook the
+book shows is the one nbgrader releases and grades.
+"""
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # for autograde.nbgrader_ext (this process only, not the kernels)
+
+from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,  # noqa: E402
+                                    ClearOutput, ClearSolutions, ComputeChecksums, GetGrades,
+                                    IncludeHeaderFooter, InstantiateTests, LockCells, SaveCells)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+from autograde.nbgrader_ext import HideHiddenTests, RemoveBookOnlyCells  # noqa: E402
+
+c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
+
+c.CourseDirectory.course_id = "rl-llm-post-training"
+c.CourseDirectory.root = str(HERE)
+c.CourseDirectory.source_directory = str(HERE.parent / "book")
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "_build", "*.md"]
+
+# Student notebooks: nbgrader's own steps, after dropping the book-only cells.
+c.GenerateAssignment.preprocessors = [
+    RemoveBookOnlyCells, IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums,
+    CheckCellMetadata,
+]
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Grading. A cell gets this long; a submission that loops forever costs it once per cell that calls
+# the looping function. Chapter cells are sized to run in well under a minute on 2 CPU cores.
+c.Execute.timeout = 180
+c.Execute.interrupt_on_timeout = True
+# Any stderr output in a test cell scores 0, even for a correct answer; stray warnings and library
+# log lines must not cost points.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"(Warning|warn|WARNING|\[transformers\]|it/s\]|s/it\]|%\|)"
+# A deleted test cell is put back (and run) instead of scoring 0 and waiting for manual grading.
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback returned to students never shows hidden tests.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -1,0 +1,5 @@
+"""The auto-graded exercises of every chapter, keyed by chapter id (= folder under ``book/``)."""
+
+from autograde.specs import ch01_mdp
+
+CHAPTERS = {c.id: c for c in (ch01_mdp.CHAPTER,)}

@@ -1,0 +1,186 @@
+"""Exercise checks: run a student's function on stored cases and say precisely what differs.
+
+Every auto-graded exercise of the course is checked the same way. The chapter's visible cases, their
+expected outputs and the outputs of known mistakes are stored in ``snapshots/<chapter>.json`` (made
+by ``python -m autograde sync`` from the reference solutions), so the checks work for a student who
+has only the released notebook and this package. Hidden cases travel packed inside the hidden test
+cells of the instructor's notebook and only ever run during grading.
+
+A failed check raises :class:`CheckFailed` (an ``AssertionError``, so nbgrader scores the cell 0) whose
+message names the exercise, the case, what was expected, what came back and, when the answer equals
+the output of a known mistake, that mistake. Hidden cases report no inputs or expected values, so
+feedback never reveals them.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rlcourse.checks import adapters
+from rlcourse.checks.encoding import decode, unpack
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+__all__ = ["check", "CheckFailed", "compare"]
+
+
+class CheckFailed(AssertionError):
+    """An exercise check failed; the message says why."""
+
+
+@lru_cache(maxsize=None)
+def _snapshot(chapter: str) -> dict:
+    path = SNAPSHOTS / f"{chapter}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no stored checks for chapter {chapter!r} ({path}); is rlcourse up to date?")
+    return json.loads(path.read_text())
+
+
+def check(fn, exercise: str, hidden: str | None = None) -> None:
+    """Check ``fn`` against the stored cases of ``exercise`` ("<chapter>/<function name>").
+
+    Args:
+        fn: the student's function.
+        exercise: e.g. ``"01-mdp/discounted_return"``.
+        hidden: packed hidden cases (only in the instructor's test cells); ``None`` for the visible ones.
+
+    Raises:
+        CheckFailed: on the first case whose output differs from the reference.
+
+    Example:
+        >>> check(discounted_return, "01-mdp/discounted_return")  # doctest: +SKIP
+        ✓ discounted_return: all 4 visible cases match the reference.
+    """
+    __tracebackhide__ = True  # keep tracebacks short in IPython
+    chapter, _, name = exercise.partition("/")
+    if not callable(fn):
+        raise CheckFailed(f"{name} should be a function, but it is {type(fn).__name__}.")
+    if hidden is None:
+        spec, kind = _snapshot(chapter)["exercises"][name], "visible"
+    else:
+        spec, kind = unpack(hidden), "hidden"
+    call = adapters.get(spec.get("adapter"))
+    cases = spec["cases"]
+    for i, case in enumerate(cases, start=1):
+        args = decode(case["args"])
+        where = (f"{name}, {kind} case {i} of {len(cases)}" +
+                 (f": {name}({describe_args(args, case.get('order'))})" if kind == "visible" else ""))
+        try:
+            out = call(fn, args)
+        except NotImplementedError:
+            raise CheckFailed(f"✗ {where}\n  {name} is not implemented yet: replace "
+                              "`raise NotImplementedError()` with your code.") from None
+        except Exception as exc:  # the student's code raised: say where
+            raise CheckFailed(f"✗ {where}\n  {name} raised {type(exc).__name__}: {exc}"
+                              f"{_student_frame(exc)}") from None
+        expected = decode(case["expected"])
+        diff = compare(out, expected, rtol=spec.get("rtol", 1e-6), atol=spec.get("atol", 1e-8),
+                       reveal=(kind == "visible"))
+        if diff is None:
+            continue
+        msg = f"✗ {where}\n  {diff}"
+        for mistake, mistake_out in case.get("mistakes", {}).items():
+            if compare(out, decode(mistake_out), rtol=spec.get("rtol", 1e-6), atol=spec.get("atol", 1e-8)) is None:
+                msg += f"\n  Likely mistake: {spec['mistake_messages'][mistake]}"
+                break
+        raise CheckFailed(msg)
+    print(f"✓ {name}: all {len(cases)} {kind} cases match the reference.")
+
+
+def _student_frame(exc: BaseException) -> str:
+    """'(line 7: x = T[s]...)' for the innermost frame of the notebook's own code, if any."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if "rlcourse" not in f.filename and "site-packages" not in f.filename]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"\n  (in your code, line {f.lineno}: {f.line})"
+
+
+def describe_args(args: dict, order: list | None = None) -> str:
+    return ", ".join(f"{k}={_short(args[k])}" for k in (order or args))
+
+
+def _short(v, limit: int = 60) -> str:
+    if isinstance(v, np.ndarray) or type(v).__name__ == "Tensor":
+        a = _to_numpy(v)
+        if a.size <= 12:
+            text = np.array2string(a, precision=4, separator=", ").replace("\n", "")
+            return text if len(text) <= limit else f"array of shape {a.shape}"
+        return f"array of shape {tuple(a.shape)}"
+    if isinstance(v, (list, tuple)) and len(v) > 6:
+        return f"{type(v).__name__} of length {len(v)}"
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _to_numpy(x) -> np.ndarray:
+    if type(x).__name__ == "Tensor":
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def compare(out, expected, rtol: float = 1e-6, atol: float = 1e-8, reveal: bool = True) -> str | None:
+    """``None`` if ``out`` matches ``expected``, else one sentence saying how they differ.
+
+    Arrays and tensors are compared by shape, then with ``np.allclose(rtol, atol)``; tuples and lists
+    element by element; dicts key by key; numbers with the same tolerances. With ``reveal=False`` the
+    sentence gives no expected values (for hidden cases).
+    """
+    if isinstance(expected, tuple) or (isinstance(expected, list) and not _is_numeric_list(expected)):
+        if not isinstance(out, (tuple, list)):
+            return f"expected a {type(expected).__name__} of {len(expected)} items, got {type(out).__name__}."
+        if len(out) != len(expected):
+            return f"expected {len(expected)} items, got {len(out)}."
+        for k, (o, e) in enumerate(zip(out, expected)):
+            d = compare(o, e, rtol, atol, reveal)
+            if d is not None:
+                return f"item {k}: {d}"
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(out, dict):
+            return f"expected a dict, got {type(out).__name__}."
+        if set(out) != set(expected):
+            return f"expected keys {sorted(expected)}, got {sorted(out)}."
+        for k in expected:
+            d = compare(out[k], expected[k], rtol, atol, reveal)
+            if d is not None:
+                return f"[{k!r}]: {d}"
+        return None
+    if isinstance(expected, str):
+        if out != expected:
+            return f"expected {expected!r}, got {_short(out)}." if reveal else "the text differs."
+        return None
+    # numbers, arrays and tensors
+    try:
+        o = _to_numpy(out).astype(float)
+    except (TypeError, ValueError):
+        return f"expected a number or an array, got {type(out).__name__}: {_short(out)}."
+    e = _to_numpy(expected).astype(float)
+    if o.shape != e.shape:
+        return f"expected shape {e.shape}, got shape {o.shape}."
+    if e.ndim == 0:
+        if np.allclose(o, e, rtol=rtol, atol=atol, equal_nan=True):
+            return None
+        return f"expected {e.item():.6g}, got {o.item():.6g}." if reveal else f"the value is wrong (got {o.item():.6g})."
+    ok = np.isclose(o, e, rtol=rtol, atol=atol, equal_nan=True)
+    if ok.all():
+        return None
+    bad = np.argwhere(~ok)
+    idx = tuple(int(i) for i in bad[0])
+    text = f"{len(bad)} of {e.size} entries differ"
+    if reveal:
+        text += f"; first at index {idx}: expected {e[idx]:.6g}, got {o[idx]:.6g}"
+        if e.size <= 12:
+            text += (f"\n  expected: {np.array2string(e, precision=4, separator=', ')}"
+                     f"\n  got:      {np.array2string(o, precision=4, separator=', ')}")
+    return text + "."
+
+
+def _is_numeric_list(x: list) -> bool:
+    return all(isinstance(v, (int, float, np.number)) or isinstance(v, list) and _is_numeric_list(v) for v in x)

@@ -1,0 +1,36 @@
+"""One place to seed every random number generator a notebook uses."""
+
+import os
+import random
+
+import numpy as np
+
+
+def set_seed(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and (if installed) PyTorch, and return a fresh NumPy generator.
+
+    Call it once at the top of a notebook. Code that needs randomness should then take an explicit
+    generator (``np.random.default_rng(seed)`` or ``torch.Generator().manual_seed(seed)``); this
+    function exists so that library code which draws from the global generators is reproducible too.
+
+    Args:
+        seed: any non-negative integer.
+
+    Returns:
+        ``np.random.default_rng(seed)``, for code that wants a local generator right away.
+
+    Example:
+        >>> rng = set_seed(0)
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be non-negative, got {seed}")
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+    except ImportError:  # torch is only needed from Chapter 3 on
+        pass
+    else:
+        torch.manual_seed(seed)
+    return np.random.default_rng(seed)
