@@ -165,7 +165,8 @@ CHAPTER = Chapter(
         ),
         Exercise(
             reference=ref.sample_trajectory,
-            visible=[dict(env=SMALL, pi=_policy(SMALL, 0), seed=3), dict(env=WALLED, pi=_policy(WALLED, 1), seed=7)],
+            visible=[dict(env=SMALL, pi=_policy(SMALL, 0), seed=3), dict(env=WALLED, pi=_policy(WALLED, 1), seed=7),
+                     dict(env=CORRIDOR, pi=np.tile([0.1, 0.1, 0.1, 0.7], (4, 1)), seed=0)],  # truncated
             hidden=[dict(env=WALLED, pi=_policy(WALLED, 2, 0.3), seed=11),
                     dict(env=CORRIDOR, pi=_policy(CORRIDOR, 4, 0.2), seed=5),
                     dict(env=SMALL, pi=_policy(SMALL, 5, 0.0), seed=123)],

@@ -1,0 +1,105 @@
+"""Shared fixtures: the repository on sys.path, nbgrader course folders in tmp, submissions."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from autograde.release import nbgrader  # noqa: E402
+from autograde.specs import CHAPTERS  # noqa: E402
+from autograde.sync import split_function  # noqa: E402
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Collecting no test is a failure, never a silent pass (pytest's exit code 5 becomes 1)."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print("\nNo tests were collected: the suite is broken, not green.", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+class Course:
+    """A throw-away nbgrader course folder whose assignments are the book's chapters."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, check: bool = True):
+        return nbgrader(*args, root=self.root, check=check)
+
+    def release(self, chapter: str) -> Path:
+        self.run("generate_assignment", chapter, "--force")
+        return self.root / "release" / chapter / CHAPTERS[chapter].notebook
+
+    def submit(self, student: str, chapter: str, nb_or_text) -> Path:
+        path = self.root / "submitted" / student / chapter / CHAPTERS[chapter].notebook
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(nb_or_text, str):
+            path.write_text(nb_or_text)
+        else:
+            nbformat.write(nb_or_text, path)
+        return path
+
+    def scores(self, chapter: str) -> dict:
+        """student -> (score, max_score, needs_manual_grade), for every graded submission."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        out = {}
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id="rl-llm-post-training") as gb:
+            for student in gb.students:
+                try:
+                    sub = gb.find_submission(chapter, student.id)
+                except MissingEntry:
+                    continue
+                out[student.id] = (sub.score, sub.max_score, sub.needs_manual_grade)
+        return out
+
+
+@pytest.fixture
+def course(tmp_path) -> Course:
+    return Course(tmp_path / "course")
+
+
+def filled_in(release_nb, chapter: str, answers: dict | None = None):
+    """A copy of the student notebook with every exercise answered: by the reference, or by the code
+    in ``answers[name]`` (a function or a source string)."""
+    import inspect
+
+    nb = copy.deepcopy(release_nb)
+    spec = CHAPTERS[chapter]
+    for cell in nb.cells:
+        md = cell.metadata.get("nbgrader", {})
+        if not md.get("solution"):
+            continue
+        ex = spec.exercise(md["grade_id"])
+        answer = (answers or {}).get(ex.name, ex.reference)
+        if callable(answer):
+            src = inspect.getsource(answer)
+            answer = src.replace(f"def {answer.__name__}(", f"def {ex.name}(", 1)
+        cell.source = answer
+    return nb
+
+
+def reference_source(fn) -> str:
+    header, body = split_function(fn)
+    return f"{header}\n{body}"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+def copy_tree(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

@@ -1,0 +1,86 @@
+"""The book builds with -W (every notebook executed, any error or warning fails), and the built HTML
+holds no solution code and no hidden test, while each chapter offers its student notebook."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograde.specs import CHAPTERS
+from autograde.sync import split_function
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.xdist_group("book")
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory) -> Path:
+    subprocess.run([sys.executable, "-m", "autograde", "release"], cwd=REPO, check=True, capture_output=True)
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), "."],
+                          cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
+    return out / "_build" / "html"
+
+
+def all_text(html: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in html.rglob("*")
+                     if p.is_file() and p.suffix in (".html", ".js", ".txt", ".json", ".ipynb", ".py"))
+
+
+def solution_lines(fn) -> list[str]:
+    """Distinctive lines of a reference solution's body (long enough not to appear by chance)."""
+    header, body = split_function(fn)  # lines the docstring quotes are part of the statement
+    return [line.strip() for line in body.splitlines()
+            if len(line.strip()) >= 25 and not line.strip().startswith("#") and line.strip() not in header]
+
+
+def test_every_chapter_page_is_built(html):
+    for chapter in CHAPTERS.values():
+        page = html / "book" / chapter.id / (Path(chapter.notebook).stem + ".html")
+        assert page.exists(), page
+
+
+def test_no_solution_code_in_html(html):
+    text = all_text(html)
+    for chapter in CHAPTERS.values():
+        for ex in chapter.exercises:
+            lines = solution_lines(ex.reference)
+            assert lines, f"{ex.name}: no distinctive solution line to look for"
+            for line in lines:
+                escaped = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                assert line not in text and escaped not in text, f"solution of {ex.name} leaks: {line}"
+
+
+def test_no_hidden_tests_or_instructor_notebook_in_html(html):
+    text = all_text(html)
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text and "hidden=" not in text
+    assert not list(html.rglob("_sources"))
+    for nb_path in html.rglob("*.ipynb"):  # any notebook served must be a student notebook
+        assert "BEGIN SOLUTION" not in nb_path.read_text()
+
+
+def test_exercise_stubs_and_checks_are_shown(html):
+    for chapter in CHAPTERS.values():
+        page = (html / "book" / chapter.id / (Path(chapter.notebook).stem + ".html")).read_text()
+        for ex in chapter.exercises:
+            assert f"{ex.name}</span>" in page or f"def {ex.name}" in page
+            assert "YOUR CODE HERE" in page
+            assert f"✓ {ex.name}: all" in page  # the visible check ran and passed on the build
+
+
+def test_each_chapter_offers_its_student_notebook(html):
+    for chapter in CHAPTERS.values():
+        page = (html / "book" / chapter.id / (Path(chapter.notebook).stem + ".html")).read_text()
+        links = re.findall(r'href="([^"]*_downloads/[^"]*\.ipynb)"', page)
+        assert links, f"{chapter.id}: no download link to the student notebook"
+        served = (html / "book" / chapter.id / links[0]).resolve()
+        nb = nbformat.read(served, as_version=4)
+        sources = "\n".join(c.source for c in nb.cells)
+        assert "raise NotImplementedError()" in sources and "BEGIN SOLUTION" not in sources
