@@ -1,0 +1,96 @@
+"""Reference implementations for Chapter 2 (the RL objective: finite horizon, average reward,
+discounted). Copied into ``book/02-objectives/objectives.ipynb`` by ``python -m autograde sync``.
+
+Conventions: ``T[s', s, a] = p(s' | s, a)``; a Markov chain ``P[s', s] = p(s' | s)`` is column-stochastic
+(every column sums to one), like the transition tensor it comes from.
+"""
+
+import numpy as np
+
+
+def state_action_marginals(T, pi, p0, H):
+    """State-action marginals ``p_t(s, a)`` of a policy for ``t = 0, ..., H-1``.
+
+    ``p_0(s) = p0(s)``; ``p_t(s, a) = p_t(s) pi(a | s)``; ``p_{t+1}(s') = sum_{s,a} T[s', s, a] p_t(s, a)``.
+
+    Args:
+        T: (S, S, A) transition tensor.
+        pi: (S, A) policy, ``pi[s, a] = pi(a | s)``.
+        p0: (S,) start distribution.
+        H: horizon (number of time steps).
+
+    Returns:
+        p: (H, S, A) array; ``p[t]`` sums to one for every t.
+
+    Example:
+        >>> state_action_marginals(T, pi, p0, H=5).shape
+        (5, S, A)
+    """
+    S, A = pi.shape
+    p = np.zeros((H, S, A))
+    p_s = np.asarray(p0, dtype=float)
+    for t in range(H):
+        p[t] = p_s[:, None] * pi  # p_t(s, a) = p_t(s) pi(a|s)
+        p_s = np.einsum("ijk,jk->i", T, p[t])  # p_{t+1}(s') = sum_{s,a} T[s', s, a] p_t(s, a)
+    return p
+
+
+def policy_markov_chain(T, R, pi):
+    """The Markov chain and the reward a fixed policy induces.
+
+    Args:
+        T: (S, S, A) transition tensor.
+        R: (S, A) rewards.
+        pi: (S, A) policy.
+
+    Returns:
+        (P, r): P is (S, S) with ``P[s', s] = sum_a T[s', s, a] pi(a | s)``; r is (S,) with
+        ``r[s] = sum_a pi(a | s) R[s, a]``.
+
+    Example:
+        >>> P, r = policy_markov_chain(T, R, pi)
+    """
+    P = np.einsum("ijk,jk->ij", T, pi)  # P[s', s] = sum_a T[s', s, a] pi(a|s)
+    r = np.sum(pi * R, axis=1)  # r[s] = sum_a pi(a|s) R(s, a)
+    return P, r
+
+
+def stationary_distribution(P):
+    """Stationary distribution ``mu`` of a column-stochastic Markov chain: ``P mu = mu``, ``sum(mu) = 1``.
+
+    Args:
+        P: (S, S) array, ``P[s', s] = p(s' | s)``; assume the chain has a unique stationary distribution.
+
+    Returns:
+        mu: (S,) array of non-negative entries summing to one.
+
+    Example:
+        >>> stationary_distribution(np.array([[0.9, 0.5], [0.1, 0.5]]))
+        array([0.83333333, 0.16666667])
+    """
+    S = P.shape[0]
+    # (P - I) mu = 0 has a one-dimensional solution space; the row of ones pins down sum(mu) = 1
+    lhs = np.vstack([P - np.eye(S), np.ones((1, S))])
+    rhs = np.concatenate([np.zeros(S), [1.0]])
+    mu, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+    return mu
+
+
+def policy_value(P, r, gamma):
+    """Exact discounted value ``V`` of a policy from its Markov chain: ``V = r + gamma P^T V``.
+
+    Args:
+        P: (S, S) column-stochastic chain of the policy, ``P[s', s] = p(s' | s)``.
+        r: (S,) expected reward per state under the policy.
+        gamma: discount factor in [0, 1).
+
+    Returns:
+        V: (S,) array, ``V[s] = E[sum_t gamma^t r_t | s_0 = s]``.
+
+    Example:
+        >>> policy_value(np.eye(2), np.array([1.0, 0.0]), 0.5)
+        array([2., 0.])
+    """
+    S = len(r)
+    # V(s) = r(s) + gamma sum_s' P[s', s] V(s')  <=>  (I - gamma P^T) V = r
+    return np.linalg.solve(np.eye(S) - gamma * P.T, r)
