@@ -26,30 +26,26 @@ def _tt_no_slip(env):
     return ref.transition_tensor(GridWorld.from_spec({**env.to_spec(), "slip": 0.0}))
 
 
-def _tt_assign_not_add(env):
+def _tt_variant(env, accumulate=True, absorb_terminals=True):
+    """The reference loop with one of its two subtle points done wrong."""
     S, A, slip = env.n_states, env.n_actions, env.layout.slip
     T = np.zeros((S, S, A))
     for s in range(S):
         for a in range(A):
-            if env.is_terminal(s) or s in env.wall_states:
+            if (absorb_terminals and env.is_terminal(s)) or s in env.wall_states:
                 T[s, s, a] = 1.0
                 continue
             for d, p in ((a, 1 - slip), ((a - 1) % 4, slip / 2), ((a + 1) % 4, slip / 2)):
-                T[env.move(s, d), s, a] = p
+                T[env.move(s, d), s, a] = T[env.move(s, d), s, a] * accumulate + p
     return T
+
+
+def _tt_assign_not_add(env):
+    return _tt_variant(env, accumulate=False)
 
 
 def _tt_terminal_not_absorbing(env):
-    S, A, slip = env.n_states, env.n_actions, env.layout.slip
-    T = np.zeros((S, S, A))
-    for s in range(S):
-        for a in range(A):
-            if s in env.wall_states:
-                T[s, s, a] = 1.0
-                continue
-            for d, p in ((a, 1 - slip), ((a - 1) % 4, slip / 2), ((a + 1) % 4, slip / 2)):
-                T[env.move(s, d), s, a] += p
-    return T
+    return _tt_variant(env, absorb_terminals=False)
 
 
 def _traj_no_final_state(env, pi, seed):
@@ -57,31 +53,28 @@ def _traj_no_final_state(env, pi, seed):
     return states[:-1], actions, rewards
 
 
-def _traj_unseeded_reset(env, pi, seed):
-    env.reset(seed=seed + 1)  # any other seed: the slips differ from the reference's
+def _traj_variant(env, pi, seed, reset_seed=True, stop_on_truncation=True):
+    """The reference loop with its seeding or its stopping rule done wrong."""
     rng = np.random.default_rng(seed)
-    s, _ = env.reset()
-    states, actions, rewards = [s], [], []
-    while True:
-        a = int(rng.choice(env.n_actions, p=pi[s]))
-        s, r, terminated, truncated, _ = env.step(a)
-        states.append(s), actions.append(a), rewards.append(r)
-        if terminated or truncated:
-            break
-    return np.array(states), np.array(actions), np.array(rewards, dtype=float)
-
-
-def _traj_ignores_truncation(env, pi, seed):
-    rng = np.random.default_rng(seed)
-    s, _ = env.reset(seed=seed)
+    if not reset_seed:
+        env.reset(seed=seed + 1)  # seeded elsewhere: the slips differ from the reference's
+    s, _ = env.reset(seed=seed if reset_seed else None)
     states, actions, rewards = [s], [], []
     for _ in range(1000):
         a = int(rng.choice(env.n_actions, p=pi[s]))
         s, r, terminated, truncated, _ = env.step(a)
         states.append(s), actions.append(a), rewards.append(r)
-        if terminated:
+        if terminated or (truncated and stop_on_truncation):
             break
     return np.array(states), np.array(actions), np.array(rewards, dtype=float)
+
+
+def _traj_unseeded_reset(env, pi, seed):
+    return _traj_variant(env, pi, seed, reset_seed=False)
+
+
+def _traj_ignores_truncation(env, pi, seed):
+    return _traj_variant(env, pi, seed, stop_on_truncation=False)
 
 
 def _traj_uniform_actions(env, pi, seed):
