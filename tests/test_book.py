@@ -20,7 +20,8 @@ pytestmark = pytest.mark.xdist_group("book")
 
 @pytest.fixture(scope="module")
 def html(tmp_path_factory) -> Path:
-    subprocess.run([sys.executable, "-m", "autograde", "release"], cwd=REPO, check=True, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "autograde", "release"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, f"releasing the student notebooks failed:\n{proc.stdout}\n{proc.stderr}"
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), "."],
