@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 book: install release           ## install everything and build the book into _build/html
 	.venv/bin/jupyter-book build -W -n --keep-going .
 
-test: install-test              ## install what the tests need and run them
+test: install-test release      ## install what the tests need and run them (release first: serial nbgrader start-up)
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 install: .venv/.installed
