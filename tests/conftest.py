@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -17,7 +16,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from autograde.release import nbgrader  # noqa: E402
 from autograde.specs import CHAPTERS  # noqa: E402
-from autograde.sync import split_function  # noqa: E402
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -90,16 +88,7 @@ def filled_in(release_nb, chapter: str, answers: dict | None = None):
     return nb
 
 
-def reference_source(fn) -> str:
-    header, body = split_function(fn)
-    return f"{header}\n{body}"
-
-
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
 
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst

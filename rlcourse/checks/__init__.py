@@ -174,12 +174,13 @@ def compare(out, expected, rtol: float = 1e-6, atol: float = 1e-8, reveal: bool 
     bad = np.argwhere(~ok)
     idx = tuple(int(i) for i in bad[0])
     text = f"{len(bad)} of {e.size} entries differ"
-    if reveal:
-        text += f"; first at index {idx}: expected {e[idx]:.6g}, got {o[idx]:.6g}"
-        if e.size <= 12:
-            text += (f"\n  expected: {np.array2string(e, precision=4, separator=', ')}"
-                     f"\n  got:      {np.array2string(o, precision=4, separator=', ')}")
-    return text + "."
+    if not reveal:
+        return text + "."
+    text += f"; first at index {idx}: expected {e[idx]:.6g}, got {o[idx]:.6g}."
+    if e.size <= 12:
+        text += (f"\n  expected: {np.array2string(e, precision=4, separator=', ')}"
+                 f"\n  got:      {np.array2string(o, precision=4, separator=', ')}")
+    return text
 
 
 def _is_numeric_list(x: list) -> bool:
