@@ -12,6 +12,7 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,8 +30,15 @@ def nbgrader(*args: str, root: Path = HERE, check: bool = True) -> subprocess.Co
 
 
 def release(chapters, root: Path = HERE) -> None:
-    for chapter in chapters:
-        nbgrader("generate_assignment", chapter, "--force", root=root)
+    """Write the student notebooks of ``chapters`` under ``root/release``.
+
+    The cell records nbgrader keeps while releasing go to a throw-away gradebook, so releasing for the
+    book is repeatable and never touches (or trips over) the instructor's ``gradebook.db``.
+    """
+    with tempfile.TemporaryDirectory(prefix="rlcourse-release-") as tmp:
+        db = f"--CourseDirectory.db_url=sqlite:///{Path(tmp) / 'gradebook.db'}"
+        for chapter in chapters:
+            nbgrader("generate_assignment", chapter, "--force", db, root=root)
 
 
 def main(argv=None) -> int:
