@@ -8,8 +8,8 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 book: install release           ## install everything and build the book into _build/html
 	.venv/bin/jupyter-book build -W -n --keep-going .
 
-test: install-test release      ## install what the tests need and run them (release first: serial nbgrader start-up)
-	$(PY) -m pytest -n 2 --dist loadgroup
+test: install-test release      ## install what the tests need and run them (one worker per test file)
+	$(PY) -m pytest -n 2 --dist loadfile
 
 install: .venv/.installed
 install-test: .venv/.installed-test

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -16,6 +17,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from autograde.release import nbgrader  # noqa: E402
 from autograde.specs import CHAPTERS  # noqa: E402
+
+
+PACKED_HIDDEN_CASES = re.compile(r'hidden=(\\?"|&quot;|&#34;)')
+"""The argument that carries hidden cases, ``check(..., hidden="...")``, raw, JSON-escaped or in HTML."""
 
 
 def pytest_sessionfinish(session, exitstatus):

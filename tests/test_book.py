@@ -13,9 +13,7 @@ import pytest
 
 from autograde.specs import CHAPTERS
 from autograde.sync import split_function
-from tests.conftest import REPO
-
-pytestmark = pytest.mark.xdist_group("book")
+from tests.conftest import PACKED_HIDDEN_CASES, REPO
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +59,8 @@ def test_no_solution_code_in_html(html):
 
 def test_no_hidden_tests_or_instructor_notebook_in_html(html):
     text = all_text(html)
-    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text and "hidden=" not in text
+    assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+    assert not PACKED_HIDDEN_CASES.search(text)
     assert not list(html.rglob("_sources"))
     for nb_path in html.rglob("*.ipynb"):  # any notebook served must be a student notebook
         assert "BEGIN SOLUTION" not in nb_path.read_text()

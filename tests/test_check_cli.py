@@ -5,11 +5,8 @@ import sys
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from tests.conftest import filled_in
-
-pytestmark = pytest.mark.xdist_group("grading")
 
 
 def check(path: Path):

@@ -15,9 +15,7 @@ import nbformat
 import pytest
 
 from autograde.specs import CHAPTERS
-from tests.conftest import filled_in
-
-pytestmark = pytest.mark.xdist_group("grading")
+from tests.conftest import PACKED_HIDDEN_CASES, filled_in
 
 
 def max_points(chapter: str) -> int:
@@ -38,7 +36,7 @@ def test_source_notebook_full_marks_and_student_notebook_zero(course, chapter):
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
 def test_student_notebook_has_no_solution_and_no_hidden_test(course, chapter):
     text = course.release(chapter).read_text()
-    assert "BEGIN HIDDEN TESTS" not in text and "hidden=" not in text
+    assert "BEGIN HIDDEN TESTS" not in text and not PACKED_HIDDEN_CASES.search(text)
     assert "BEGIN SOLUTION" not in text and "book-only" not in text
     for ex in CHAPTERS[chapter].exercises:
         assert "raise NotImplementedError()" in text
@@ -89,7 +87,7 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     course.run("generate_feedback", chapter, check=False)
     for student in ("good", "raises", "loops"):
         html = (course.root / "feedback" / student / chapter / "mdp.html").read_text()
-        assert "BEGIN HIDDEN TESTS" not in html and "hidden=" not in html
+        assert "BEGIN HIDDEN TESTS" not in html and not PACKED_HIDDEN_CASES.search(html)
         assert "Hidden tests" in html  # the cell itself is still there, with its score
     raised = (course.root / "feedback" / "raises" / chapter / "mdp.html").read_text()
     assert re.search(r"hidden case \d of \d", raised) or "ZeroDivisionError" in raised

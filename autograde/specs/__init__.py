@@ -1,5 +1,5 @@
 """The auto-graded exercises of every chapter, keyed by chapter id (= folder under ``book/``)."""
 
-from autograde.specs import ch01_mdp, ch02_objectives
+from autograde.specs import ch01_mdp, ch02_objectives, ch03_policy_gradients
 
-CHAPTERS = {c.id: c for c in (ch01_mdp.CHAPTER, ch02_objectives.CHAPTER)}
+CHAPTERS = {c.id: c for c in (ch01_mdp.CHAPTER, ch02_objectives.CHAPTER, ch03_policy_gradients.CHAPTER)}

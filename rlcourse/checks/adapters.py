@@ -26,3 +26,52 @@ def get(name: str | None) -> Callable:
     if name not in _ADAPTERS:
         raise KeyError(f"unknown check adapter {name!r}; is rlcourse up to date?")
     return _ADAPTERS[name]
+
+
+# ----- Chapter 3: outputs that live in gradients and in updated parameters ------------------------
+@adapter("logp_and_grad")
+def _logp_and_grad(fn, args):
+    """The log-probabilities, and their gradient w.r.t. the logits (a policy update needs both)."""
+    import torch
+
+    logits = args["logits"].clone().requires_grad_(True)
+    logp = fn(logits, args["actions"])
+    if not torch.is_tensor(logp):
+        raise TypeError(f"expected a torch tensor, got {type(logp).__name__}; stay in torch so gradients flow")
+    grad = _grad_or_zeros(logp.sum(), logits)
+    return {"logp": logp.detach(), "gradient of logp.sum() w.r.t. logits": grad}
+
+
+@adapter("loss_and_grad")
+def _loss_and_grad(fn, args):
+    """The loss, and its gradient w.r.t. ``logp`` (what ``loss.backward()`` sends to the policy)."""
+    import torch
+
+    logp = args["logp"].clone().requires_grad_(True)
+    loss = torch.as_tensor(fn(**{**args, "logp": logp}))
+    if loss.ndim != 0:
+        raise ValueError(f"the loss should be a scalar tensor, got shape {tuple(loss.shape)}")
+    return {"loss": loss.detach(), "gradient of the loss w.r.t. logp": _grad_or_zeros(loss, logp)}
+
+
+@adapter("policy_update")
+def _policy_update(fn, args):
+    """Parameters after one call, with plain SGD and stale gradients left by an earlier step."""
+    import torch
+
+    policy = args["policy"]
+    optimizer = torch.optim.SGD(policy.parameters(), lr=args["lr"])
+    for p in policy.parameters():  # as after an earlier update in a training loop
+        p.grad = torch.full_like(p, 0.5)
+    fn(policy, optimizer, args["obs"], args["actions"], args["rewards"])
+    return torch.nn.utils.parameters_to_vector(policy.parameters()).detach()
+
+
+def _grad_or_zeros(out, wrt):
+    """d out / d wrt, or zeros when ``out`` does not depend on ``wrt`` through autograd (e.g. detached)."""
+    import torch
+
+    if not out.requires_grad:
+        return torch.zeros_like(wrt)
+    (grad,) = torch.autograd.grad(out, wrt, allow_unused=True)
+    return torch.zeros_like(wrt) if grad is None else grad
