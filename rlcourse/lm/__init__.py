@@ -1,0 +1,17 @@
+"""Small language models for Chapters 4 to 7: tokenizers, model presets, tasks, decoding, evaluation.
+
+Everything is built locally from a config (no download): a model is ``build_gpt(vocab_size, "nano")``,
+a tokenizer is ``char_tokenizer(...)`` or ``bpe_tokenizer(texts, ...)``, and the checkpoints the later
+chapters start from are written by ``python -m rlcourse.lm.make_checkpoints``.
+"""
+
+from rlcourse.lm.chat import ASSISTANT, BOS, EOS, PAD, SPECIAL_TOKENS, USER, chat_example, prompt_text
+from rlcourse.lm.decoding import generate
+from rlcourse.lm.evaluate import exact_match
+from rlcourse.lm.models import PRESETS, GPTPreset, build_gpt, count_parameters
+from rlcourse.lm.tasks import addition_problems, parse_answer
+from rlcourse.lm.tokenizers import bpe_tokenizer, char_tokenizer
+
+__all__ = ["ASSISTANT", "BOS", "EOS", "PAD", "SPECIAL_TOKENS", "USER", "chat_example", "prompt_text",
+           "generate", "exact_match", "PRESETS", "GPTPreset", "build_gpt", "count_parameters",
+           "addition_problems", "parse_answer", "bpe_tokenizer", "char_tokenizer"]

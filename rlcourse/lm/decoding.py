@@ -1,0 +1,62 @@
+"""Sampling from a causal language model, batched, with a KV cache and a local random generator."""
+
+from __future__ import annotations
+
+import torch
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row of (B, V) ``logits``: greedy at ``temperature == 0``, else from
+    ``softmax(logits / temperature)`` restricted to the ``top_k`` most likely tokens."""
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1) the k-th largest logit
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+
+@torch.no_grad()
+def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
+             temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None,
+             eos_token_id: int = 2, pad_token_id: int = 0) -> torch.Tensor:
+    """Continue a batch of left-padded prompts until ``<|eos|>`` or ``max_new_tokens``.
+
+    The prompt is read once; each new token then costs one forward pass of length 1 that reuses the
+    cached keys and values of all earlier positions.
+
+    Args:
+        model: a causal LM (e.g. ``GPT2LMHeadModel``).
+        input_ids: (B, T) prompt token ids, left-padded.
+        attention_mask: (B, T), 0 on padding.
+        max_new_tokens: most tokens to add per row.
+        temperature: 0 for greedy decoding.
+        top_k: sample only among the k most likely tokens (``None``: all).
+        generator: local ``torch.Generator`` for sampling (seeded by the caller).
+
+    Returns:
+        (B, max_new_tokens) new token ids; after a row's ``<|eos|>`` come ``pad_token_id``.
+    """
+    B = input_ids.shape[0]
+    position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
+    cache, logits = out.cache, out.logits[:, -1]  # (B, V); the keys and values of every position so far
+    position = position_ids[:, -1:]  # (B, 1)
+    done = torch.zeros(B, dtype=torch.bool)
+    new_tokens = torch.full((B, max_new_tokens), pad_token_id, dtype=torch.long)
+    for t in range(max_new_tokens):
+        token = sample_next(logits, temperature, top_k, generator)
+        token = torch.where(done, torch.full_like(token, pad_token_id), token)
+        new_tokens[:, t] = token
+        done |= token == eos_token_id
+        if done.all() or t == max_new_tokens - 1:
+            break
+        attention_mask = torch.cat([attention_mask, torch.ones(B, 1, dtype=attention_mask.dtype)], dim=1)
+        position = position + 1
+        out = model(input_ids=token[:, None], attention_mask=attention_mask, position_ids=position,
+                    cache=cache, use_cache=True)
+        cache, logits = out.cache, out.logits[:, -1]
+    return new_tokens

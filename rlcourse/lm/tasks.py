@@ -1,0 +1,46 @@
+"""Seeded generators of tasks whose answers a program can check (verifiable rewards)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+
+def addition_problems(n: int, seed: int, digits: tuple[int, ...] = (2, 3), reverse: bool = False) -> list[dict]:
+    """``n`` addition problems ``a+b`` whose operands have a number of digits drawn from ``digits``.
+
+    Args:
+        n: how many problems.
+        seed: seed of a local generator (same seed, same problems).
+        digits: possible operand lengths; each operand draws its own.
+        reverse: write the answer's digits reversed (least significant first), the order in which
+            carries are computed.
+
+    Returns:
+        list of dicts with ``"question"`` (e.g. ``"57+218"``), ``"answer"`` (``"275"``, or ``"572"``
+        reversed) and ``"value"`` (the sum as an int).
+
+    Example:
+        >>> addition_problems(1, seed=0)
+        [{'question': '...', 'answer': '...', 'value': ...}]
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        a, b = (int(rng.integers(10 ** (d - 1), 10 ** d)) for d in rng.choice(digits, size=2))
+        answer = str(a + b)
+        out.append({"question": f"{a}+{b}", "answer": answer[::-1] if reverse else answer, "value": a + b})
+    return out
+
+
+def parse_answer(text: str, reverse: bool = False) -> int | None:
+    """The integer a completion gives as its answer, or ``None`` if it gives none.
+
+    Reads the first run of digits (stopping at anything else); ``reverse`` undoes the reversed format.
+    """
+    match = re.match(r"\s*(\d+)", text)
+    if match is None:
+        return None
+    digits = match.group(1)
+    return int(digits[::-1] if reverse else digits)

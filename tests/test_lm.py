@@ -1,0 +1,107 @@
+"""The small-model infrastructure of Chapters 4 to 7: tokenizers, presets, tasks, decoding, evaluation."""
+
+import numpy as np
+import pytest
+import torch
+
+from rlcourse.lm import (EOS, addition_problems, bpe_tokenizer, build_gpt, chat_example, char_tokenizer,
+                         count_parameters, generate, parse_answer, prompt_text)
+from rlcourse.lm.decoding import sample_next
+from rlcourse.lm.training import causal_lm_loss, pad_batch
+
+ALPHABET = "0123456789+=\n"
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return char_tokenizer(ALPHABET)
+
+
+def test_char_tokenizer_round_trips_and_knows_the_chat_tokens(tok):
+    text = "57+218=275\n3+4=7"
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    assert len(ids) == len(text) and tok.decode(ids) == text
+    chat = prompt_text("12+3")
+    ids = tok(chat, add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids)[:2] == ["<|bos|>", "<|user|>"] and len(ids) == 2 + 4 + 1
+    assert (tok.pad_token_id, tok.bos_token_id, tok.eos_token_id) == (0, 1, 2)
+
+
+def test_bpe_tokenizer_round_trips_and_compresses():
+    texts = [f"the {w} sat on the mat near the {w}" for w in ("cat", "dog", "bird", "fish")] * 20
+    tok = bpe_tokenizer(texts, vocab_size=300)
+    for t in texts[:4] + ["unseen words: Ubiquitous!"]:
+        ids = tok(t, add_special_tokens=False)["input_ids"]
+        assert tok.decode(ids) == t
+    assert len(tok(texts[0], add_special_tokens=False)["input_ids"]) < len(texts[0]) / 2
+
+
+def test_chat_example_masks_only_the_reply(tok):
+    ids, mask = chat_example(tok, "12+3", "15")
+    tokens = tok.convert_ids_to_tokens(ids)
+    assert tokens[-3:] == ["1", "5", EOS] and mask == [0] * (len(ids) - 3) + [1, 1, 1]
+
+
+def test_nano_preset_size_and_seeded_init(tok):
+    a, b, c = (build_gpt(len(tok), "nano", seed=s) for s in (0, 0, 1))
+    assert 350_000 < count_parameters(a) < 450_000
+    x = torch.tensor([[1, 5, 6, 7]])
+    assert torch.equal(a(x).logits, b(x).logits) and not torch.equal(a(x).logits, c(x).logits)
+    before = torch.random.get_rng_state()
+    build_gpt(len(tok), "nano", seed=3)
+    assert torch.equal(before, torch.random.get_rng_state())  # the global RNG is left alone
+
+
+def test_addition_problems_are_seeded_and_correct():
+    probs = addition_problems(200, seed=4)
+    assert probs == addition_problems(200, seed=4) and probs != addition_problems(200, seed=5)
+    for p in probs:
+        a, b = map(int, p["question"].split("+"))
+        assert p["value"] == a + b == int(p["answer"]) and 10 <= a < 1000 and 10 <= b < 1000
+    rev = addition_problems(5, seed=4, reverse=True)
+    assert [r["answer"] for r in rev] == [p["answer"][::-1] for p in probs[:5]]
+
+
+@pytest.mark.parametrize("text,reverse,value", [("275", False, 275), (" 42\n", False, 42), ("572", True, 275),
+                                                ("", False, None), ("+12", False, None), ("12+3", False, 12)])
+def test_parse_answer(text, reverse, value):
+    assert parse_answer(text, reverse) == value
+
+
+def test_cached_greedy_decoding_equals_recomputing_everything(tok):
+    model = build_gpt(len(tok), "nano", seed=0).eval()
+    enc = tok([prompt_text("1+2"), prompt_text("345+67")], return_tensors="pt", padding=True,
+              add_special_tokens=False)
+    new = generate(model, enc["input_ids"], enc["attention_mask"], max_new_tokens=6, temperature=0.0,
+                   eos_token_id=-1)  # never stop early
+    for row in range(2):  # recompute without the cache, one row at a time, no padding
+        ids = enc["input_ids"][row][enc["attention_mask"][row].bool()][None]
+        for t in range(6):
+            with torch.no_grad():
+                nxt = model(ids).logits[0, -1].argmax()
+            assert nxt == new[row, t]
+            ids = torch.cat([ids, nxt.view(1, 1)], dim=1)
+
+
+def test_sampling_is_seeded_and_top_k_restricts():
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]]).repeat(2000, 1)
+    draws = sample_next(logits, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
+    assert set(draws.tolist()) == {0, 1}
+    again = sample_next(logits, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(draws, again)
+    freq = (sample_next(logits, 1.0, generator=torch.Generator().manual_seed(1)) == 0).float().mean()
+    assert abs(freq - torch.softmax(logits[0], 0)[0]) < 0.04
+    assert torch.equal(sample_next(logits[:3], 0.0), torch.zeros(3, dtype=torch.long))
+
+
+def test_masked_loss_matches_the_models_own_loss_when_everything_counts(tok):
+    model = build_gpt(len(tok), "nano", seed=0)
+    batch = pad_batch([[1, 5, 6, 7, 8], [1, 9, 10, 2, 0]], [[1] * 5, [1] * 5], tok.pad_token_id)
+    out = model(input_ids=batch["input_ids"], labels=batch["input_ids"])
+    assert torch.allclose(causal_lm_loss(out.logits, batch["input_ids"], batch["loss_mask"]), out.loss, atol=1e-6)
+    masked = pad_batch([[1, 5, 6, 7, 8]], [[0, 0, 0, 1, 1]], 0)
+    logits = model(input_ids=masked["input_ids"]).logits
+    logp = torch.log_softmax(logits[0, 2:4], dim=-1)
+    expected = -(logp[0, 7] + logp[1, 8]) / 2
+    assert torch.allclose(causal_lm_loss(logits, masked["input_ids"], masked["loss_mask"]), expected, atol=1e-6)
+    assert np.isfinite(causal_lm_loss(logits, masked["input_ids"], torch.zeros_like(masked["loss_mask"])).item())
