@@ -26,6 +26,7 @@ def setup_notebook(seed: int = 0):
     warnings.filterwarnings("ignore", category=UserWarning)
     for name in ("transformers", "datasets", "torch"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' bars ("Loading weights") use stderr
     from rlcourse.plotting import use_course_style
     from rlcourse.seeding import set_seed
 

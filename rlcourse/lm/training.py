@@ -29,20 +29,17 @@ def pad_batch(sequences: list[list[int]], masks: list[list[int]], pad_token_id: 
 
 
 def train(model, next_batch: Callable[[np.random.Generator], dict], steps: int, lr: float, seed: int,
-          warmup: int = 20, log_every: int = 50, weight_decay: float = 0.0) -> list[float]:
-    """AdamW with linear warm-up and cosine decay; returns the loss of every step.
+          warmup: int = 20, log_every: int = 50, weight_decay: float = 0.01,
+          until: Callable[[int], bool] | None = None, check_every: int = 25) -> list[float]:
+    """AdamW with a linear warm-up, then a constant learning rate; returns the loss of every step.
 
-    ``next_batch(rng)`` returns a dict from :func:`pad_batch`.
+    ``next_batch(rng)`` returns a dict from :func:`pad_batch`. With ``until``, training stops early
+    after the first multiple of ``check_every`` steps at which ``until(step)`` is true.
     """
     rng = np.random.default_rng(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
 
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return 0.5 * (1 + np.cos(np.pi * (step - warmup) / max(1, steps - warmup)))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup))
     model.train()
     losses = []
     for step in range(steps):
@@ -51,11 +48,16 @@ def train(model, next_batch: Callable[[np.random.Generator], dict], steps: int, 
         loss = causal_lm_loss(logits, batch["input_ids"], batch["loss_mask"])
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
         if log_every and (step + 1) % log_every == 0:
             print(f"step {step + 1:5d}  loss {np.mean(losses[-log_every:]):.4f}", flush=True)
+        if until is not None and (step + 1) % check_every == 0:
+            model.eval()
+            stop = until(step + 1)
+            model.train()
+            if stop:
+                break
     model.eval()
     return losses

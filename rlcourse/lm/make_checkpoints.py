@@ -1,0 +1,161 @@
+"""Write the small checkpoints that Chapters 5 to 7 start from: a base model and an SFT model for addition.
+
+    python -m rlcourse.lm.make_checkpoints [--out DIR]
+
+Deterministic (seeded data, seeded initialisation, single-threaded CPU maths), a few minutes on 2 CPU
+cores. Both models use the ``nano`` preset (2 layers, width 128, ~0.4M parameters) and a
+character-level tokenizer over digits and ``+=``:
+
+1. **base**: pretrained on "documents" of raw equations, one per line (``57+218=275``), so it learns
+   to continue text, not to answer questions.
+2. **sft**: the base model fine-tuned on conversations in the chat format
+   (``<|bos|><|user|>57+218<|assistant|>572<|eos|>``, answer digits reversed), loss on the
+   assistant's tokens only. It stops as soon as it answers half of a validation set exactly (checked
+   every 25 steps): good enough to sample right answers often, weak enough that RL has room to show
+   its effect. Small models learn addition in sudden jumps whose timing shifts with tiny changes, so
+   a fixed number of steps would not give a reproducible accuracy; a target accuracy does.
+
+Each checkpoint folder holds ``model.safetensors``, ``config.json``, the tokenizer files and
+``meta.json`` (training settings and measured exact-match accuracy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rlcourse.lm.chat import chat_example
+from rlcourse.lm.evaluate import exact_match
+from rlcourse.lm.models import build_gpt, count_parameters
+from rlcourse.lm.tasks import addition_problems
+from rlcourse.lm.tokenizers import char_tokenizer
+from rlcourse.lm.training import pad_batch, train
+
+CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
+ALPHABET = "0123456789+=\n"
+EVAL_SEED = 12_345
+"""Seed of the held-out problems every chapter evaluates on (training data uses other seeds)."""
+
+
+@dataclass
+class Settings:
+    """Training settings of both checkpoints (defaults are the ones shipped)."""
+
+    seed: int = 0
+    """Seed of the initialisation and of the data order."""
+    digits: tuple[int, ...] = (2, 3)
+    """Operand lengths of the addition problems."""
+    reverse: bool = True
+    """Answers with their digits reversed (least significant first, the order carries are computed in),
+    which a 2-layer model learns far faster than the usual order (Chapter 4 measures both)."""
+    pretrain_steps: int = 1000
+    """Steps of next-token prediction on raw equations."""
+    pretrain_lines: int = 1
+    """Equations per pretraining document (one: a 2-layer model with learned absolute positions
+    learns far more slowly when an equation can start anywhere in a document)."""
+    sft_steps: int = 3000
+    """Most steps of supervised fine-tuning in the chat format."""
+    sft_target: float = 0.5
+    """Fine-tuning stops once the validation exact match reaches this."""
+    batch_size: int = 64
+    """Sequences per step."""
+    lr: float = 1e-3
+    """Learning rate of the pretraining (AdamW, short warm-up, then constant)."""
+    sft_lr: float = 1e-3
+    """Learning rate of the fine-tuning."""
+    n_eval: int = 500
+    """Held-out problems for the exact-match accuracy."""
+
+
+def load_checkpoint(name: str, root: Path = CHECKPOINTS):
+    """(model, tokenizer, meta) of a shipped checkpoint, e.g. ``load_checkpoint("addition-sft")``."""
+    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # its bars go to stderr, which nbgrader would score as an error
+    folder = root / name
+    if not folder.exists():
+        raise FileNotFoundError(f"no checkpoint {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
+    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).eval()
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
+    tokenizer.padding_side = "left"
+    return model, tokenizer, json.loads((folder / "meta.json").read_text())
+
+
+def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
+    """Train both checkpoints, save them under ``out`` and return their measured accuracies."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(1)  # bitwise-reproducible CPU maths
+    start = time.perf_counter()
+    tok = char_tokenizer(ALPHABET)
+    model = build_gpt(len(tok), "nano", seed=settings.seed, pad_token_id=tok.pad_token_id,
+                      bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    held_out = addition_problems(settings.n_eval, seed=EVAL_SEED, digits=settings.digits,
+                                 reverse=settings.reverse)
+    validation = addition_problems(300, seed=EVAL_SEED + 1, digits=settings.digits, reverse=settings.reverse)
+    held_out_questions = {p["question"] for p in held_out + validation}
+
+    def fresh(n: int, rng: np.random.Generator) -> list[dict]:
+        problems = addition_problems(n, seed=int(rng.integers(2**31)), digits=settings.digits,
+                                     reverse=settings.reverse)
+        return [p for p in problems if p["question"] not in held_out_questions]
+
+    def pretrain_batch(rng):  # documents of raw equations: the loss covers every token
+        docs = []
+        for _ in range(settings.batch_size):
+            lines = "\n".join(f"{p['question']}={p['answer']}" for p in fresh(settings.pretrain_lines, rng))
+            docs.append([tok.bos_token_id] + tok(lines, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+        return pad_batch(docs, [[1] * len(d) for d in docs], tok.pad_token_id)
+
+    def sft_batch(rng):  # conversations: the loss covers the assistant's reply only
+        pairs = [chat_example(tok, p["question"], p["answer"]) for p in fresh(settings.batch_size, rng)]
+        return pad_batch([ids for ids, _ in pairs], [mask for _, mask in pairs], tok.pad_token_id)
+
+    print(f"nano GPT: {count_parameters(model):,} parameters; vocabulary {len(tok)}")
+    print("pretraining on raw equations")
+    pre_losses = train(model, pretrain_batch, settings.pretrain_steps, settings.lr, seed=settings.seed)
+    base_acc = exact_match(model, tok, held_out, reverse=settings.reverse)
+    save(model, tok, out / "addition-base", {"stage": "base", "exact_match": base_acc,
+                                             "final_loss": float(np.mean(pre_losses[-20:]))}, settings)
+    print(f"base model: exact match in the chat format {base_acc:.3f}")
+    print("supervised fine-tuning on conversations")
+    def reached_target(step: int) -> bool:
+        acc = exact_match(model, tok, validation, reverse=settings.reverse)
+        print(f"step {step:5d}  validation exact match {acc:.3f}", flush=True)
+        return acc >= settings.sft_target
+
+    sft_losses = train(model, sft_batch, settings.sft_steps, settings.sft_lr, seed=settings.seed + 1, warmup=5,
+                       log_every=0, until=reached_target)
+    sft_acc = exact_match(model, tok, held_out, reverse=settings.reverse)
+    save(model, tok, out / "addition-sft", {"stage": "sft", "exact_match": sft_acc, "steps": len(sft_losses),
+                                            "final_loss": float(np.mean(sft_losses[-10:]))}, settings)
+    print(f"SFT model: exact match {sft_acc:.3f}; {time.perf_counter() - start:.0f} s in all")
+    return {"base": base_acc, "sft": sft_acc}
+
+
+def save(model, tok, folder: Path, meta: dict, settings: Settings) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    meta = {**meta, "settings": asdict(settings), "eval": {"seed": EVAL_SEED, "n": settings.n_eval, "greedy": True}}
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=CHECKPOINTS, help="folder for the checkpoints")
+    args = parser.parse_args(argv)
+    make(Settings(), args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
