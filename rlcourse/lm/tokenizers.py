@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -48,3 +49,26 @@ def bpe_tokenizer(texts: Iterable[str], vocab_size: int,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tok.train_from_iterator(texts, trainer=trainer)
     return _wrap(tok, list(special_tokens))
+
+
+PRETOKENIZE = re.compile(r" ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+")
+"""GPT-2-style pre-tokenization for the BPE of Chapter 4: words keep their leading space; numbers,
+punctuation and runs of whitespace are separate pieces. BPE merges never cross a piece boundary."""
+
+
+def merge_pair(symbols: list[str], pair: tuple[str, str]) -> list[str]:
+    """``symbols`` with every occurrence of the adjacent ``pair``, left to right, fused into one symbol.
+
+    Example:
+        >>> merge_pair(["a", "a", "a", "b"], ("a", "a"))
+        ['aa', 'a', 'b']
+    """
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return out
