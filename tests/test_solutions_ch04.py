@@ -68,3 +68,42 @@ def test_bpe_round_trips_and_compresses(corpus):
         assert "".join(bpe_encode(text, merges)) == text
     assert len(bpe_encode(corpus, merges)) < len(corpus) / 1.5
     assert bpe_train("ab", 10) == [("a", "b")]  # stops when nothing is left to merge
+
+
+def test_next_token_loss_equals_the_models_own_loss():
+    import torch
+
+    from rlcourse.lm import build_gpt
+    from solutions.ch04_assistant import next_token_loss
+
+    model = build_gpt(50, "nano", seed=0)
+    ids = torch.randint(0, 50, (3, 12), generator=torch.Generator().manual_seed(0))
+    out = model(input_ids=ids, labels=ids)
+    assert torch.allclose(next_token_loss(out.logits, ids), out.loss, atol=1e-6)
+
+
+def test_sample_token_greedy_top_k_and_temperature():
+    import torch
+
+    from solutions.ch04_assistant import sample_token
+
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]]).repeat(4000, 1)
+    assert torch.equal(sample_token(logits, 0.0, None, None), torch.zeros(4000, dtype=torch.long))
+    draws = sample_token(logits, 1.0, 2, torch.Generator().manual_seed(0))
+    assert set(draws.tolist()) == {0, 1}
+    cold = (sample_token(logits, 0.25, None, torch.Generator().manual_seed(1)) == 0).float().mean()
+    hot = (sample_token(logits, 4.0, None, torch.Generator().manual_seed(1)) == 0).float().mean()
+    assert cold > 0.95 > 0.5 > hot
+    assert torch.equal(draws, sample_token(logits, 1.0, 2, torch.Generator().manual_seed(0)))
+
+
+def test_chat_tokens_mask_covers_the_reply_and_its_eos_only():
+    from rlcourse.lm import chat_example, char_tokenizer
+    from solutions.ch04_assistant import chat_tokens
+
+    tok = char_tokenizer("abc ?")
+    ids, mask = chat_tokens(tok, "ab?", "cab")
+    assert tok.convert_ids_to_tokens(ids) == ["<|bos|>", "<|user|>", "a", "b", "?", "<|assistant|>", "c", "a", "b",
+                                              "<|eos|>"]
+    assert mask == [0] * 6 + [1] * 4
+    assert (ids, mask) == chat_example(tok, "ab?", "cab")  # the support package's format is the same

@@ -4,6 +4,8 @@ import html as html_lib
 import re
 from collections import Counter
 
+import torch
+
 from autograde.spec import Chapter, Exercise, Mistake
 from rlcourse.lm.corpus import web_pages
 from rlcourse.lm.tokenizers import PRETOKENIZE, merge_pair
@@ -125,13 +127,105 @@ def _encode_characters(text, merges):
     return list(text)
 
 
+def _loss_variant(logits, input_ids, shift=1, reduction="mean", softmax_first=False):
+    V = logits.shape[-1]
+    if shift == 1:
+        pred, target = logits[:, :-1], input_ids[:, 1:]
+    elif shift == 0:
+        pred, target = logits, input_ids
+    else:
+        pred, target = logits[:, 1:], input_ids[:, :-1]
+    pred = torch.softmax(pred, dim=-1) if softmax_first else pred
+    return torch.nn.functional.cross_entropy(pred.reshape(-1, V), target.reshape(-1), reduction=reduction)
+
+
+def _loss_no_shift(logits, input_ids):
+    return _loss_variant(logits, input_ids, shift=0)
+
+
+def _loss_shift_backwards(logits, input_ids):
+    return _loss_variant(logits, input_ids, shift=-1)
+
+
+def _loss_sum(logits, input_ids):
+    return _loss_variant(logits, input_ids, reduction="sum")
+
+
+def _loss_softmax_first(logits, input_ids):
+    return _loss_variant(logits, input_ids, softmax_first=True)
+
+
+def _sample_variant(logits, temperature, top_k, generator, multiply=False, smallest=False, use_generator=True):
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits * temperature if multiply else logits / temperature
+    if top_k is not None:
+        k = min(top_k, logits.shape[-1])
+        kth = (torch.topk(-logits, k, dim=-1).values[:, -1:] * -1) if smallest else torch.topk(logits, k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits > kth if smallest else logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs, 1, generator=generator if use_generator else None).squeeze(1)
+
+
+def _sample_multiplied(logits, temperature, top_k, generator):
+    return _sample_variant(logits, temperature, top_k, generator, multiply=True)
+
+
+def _sample_smallest(logits, temperature, top_k, generator):
+    return _sample_variant(logits, temperature, top_k, generator, smallest=True)
+
+
+def _sample_global_rng(logits, temperature, top_k, generator):
+    return _sample_variant(logits, temperature, top_k, generator, use_generator=False)
+
+
+def _sample_top_k_ignored(logits, temperature, top_k, generator):
+    return _sample_variant(logits, temperature, None, generator)
+
+
+def _chat_variant(tokenizer, user, assistant, bos=True, mask_prompt=False, eos=True, train_eos=True):
+    prompt = tokenizer(f"{'<|bos|>' if bos else ''}<|user|>{user}<|assistant|>", add_special_tokens=False)["input_ids"]
+    reply = tokenizer(assistant + ("<|eos|>" if eos else ""), add_special_tokens=False)["input_ids"]
+    mask = [1 if mask_prompt else 0] * len(prompt) + [1] * len(reply)
+    if eos and not train_eos:
+        mask[-1] = 0
+    return prompt + reply, mask
+
+
+def _chat_mask_everything(tokenizer, user, assistant):
+    return _chat_variant(tokenizer, user, assistant, mask_prompt=True)
+
+
+def _chat_eos_not_trained(tokenizer, user, assistant):
+    return _chat_variant(tokenizer, user, assistant, train_eos=False)
+
+
+def _chat_no_bos(tokenizer, user, assistant):
+    return _chat_variant(tokenizer, user, assistant, bos=False)
+
+
+def _chat_no_eos(tokenizer, user, assistant):
+    return _chat_variant(tokenizer, user, assistant, eos=False)
+
+
 # ----- cases ------------------------------------------------------------------------------------
+def _lm_case(seed, B, T, V):
+    gen = torch.Generator().manual_seed(seed)
+    return dict(logits=3 * torch.randn(B, T, V, generator=gen), input_ids=torch.randint(0, V, (B, T), generator=gen))
+
+
+def _sample_case(seed, temperature, top_k, V=6, B=64):
+    gen = torch.Generator().manual_seed(seed)
+    return dict(logits=(2 * torch.randn(1, V, generator=gen)).repeat(B, 1), temperature=temperature, top_k=top_k,
+                seed=seed)
+
+
 CORPUS = "\n".join(ref.extract_text(p["html"]) for p in PAGES)
 SMALL = "low lower lowest newer newest wider widest low low"
 
 CHAPTER = Chapter(
     id="04-text-to-assistant",
-    notebook="data_and_tokens.ipynb",
+    notebook="text_to_assistant.ipynb",
     exercises=[
         Exercise(
             reference=ref.extract_text,
@@ -201,6 +295,54 @@ CHAPTER = Chapter(
                 Mistake("characters", "no merge was applied: these are single characters.", _encode_characters),
             ],
             points=(1, 1),
+        ),
+            Exercise(
+            reference=ref.next_token_loss,
+            visible=[_lm_case(0, 2, 5, 7), _lm_case(1, 1, 3, 4)],
+            hidden=[_lm_case(2, 4, 16, 50), _lm_case(3, 1, 2, 3)],
+            mistakes=[
+                Mistake("no_shift", "the logits at position t were compared with token t itself; they predict "
+                        "token t+1: use logits[:, :-1] against input_ids[:, 1:].", _loss_no_shift),
+                Mistake("shift_backwards", "the shift goes the wrong way: logits[:, :-1] predict input_ids[:, 1:].",
+                        _loss_shift_backwards),
+                Mistake("sum_not_mean", "the losses are summed; take their mean.", _loss_sum),
+                Mistake("softmax_first", "cross_entropy applies log-softmax itself: pass it the raw logits.",
+                        _loss_softmax_first),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.sample_token,
+            visible=[_sample_case(0, 1.0, None), _sample_case(1, 0.5, 3), _sample_case(2, 0.0, None)],
+            hidden=[_sample_case(3, 2.0, 2), _sample_case(4, 1.0, 1), _sample_case(5, 0.7, 10, V=8)],
+            mistakes=[
+                Mistake("temperature_multiplied", "the logits were multiplied by the temperature; divide them "
+                        "(a low temperature must sharpen the distribution).", _sample_multiplied),
+                Mistake("top_k_smallest", "the k *smallest* logits were kept; keep the k largest.", _sample_smallest),
+                Mistake("global_rng", "the draw did not use `generator`: pass generator=generator to "
+                        "torch.multinomial, so that sampling is reproducible.", _sample_global_rng),
+                Mistake("top_k_ignored", "top_k was ignored: set every logit below the k-th largest of its row "
+                        "to -inf before the softmax.", _sample_top_k_ignored),
+            ],
+            points=(1, 1),
+            adapter="seeded_sampler",
+        ),
+        Exercise(
+            reference=ref.chat_tokens,
+            visible=[dict(alphabet="abcdefghijklmnopqrstuvwxyz ?.", user="hi?", assistant="hello."),
+                     dict(alphabet="0123456789+=", user="12+3", assistant="15")],
+            hidden=[dict(alphabet="abc", user="", assistant="abc"), dict(alphabet="ab ", user="a b a", assistant="")],
+            mistakes=[
+                Mistake("mask_everything", "the prompt is trained on too: the mask must be 0 on the user's turn "
+                        "and the special tokens before the reply.", _chat_mask_everything),
+                Mistake("eos_not_trained", "the final <|eos|> has mask 0; it must be 1, or the model never "
+                        "learns to stop.", _chat_eos_not_trained),
+                Mistake("no_bos", "the sequence must start with <|bos|>.", _chat_no_bos),
+                Mistake("no_eos", "the reply must end with <|eos|>.", _chat_no_eos),
+            ],
+            points=(1, 1),
+            adapter="char_chat_tokens",
         ),
     ],
 )

@@ -75,3 +75,27 @@ def _grad_or_zeros(out, wrt):
         return torch.zeros_like(wrt)
     (grad,) = torch.autograd.grad(out, wrt, allow_unused=True)
     return torch.zeros_like(wrt) if grad is None else grad
+
+
+# ----- Chapter 4: functions of a random generator and of a tokenizer -----------------------------
+@adapter("seeded_sampler")
+def _seeded_sampler(fn, args):
+    """Tokens drawn with ``torch.Generator().manual_seed(args["seed"])``; the global generator is set
+    to another seed first, so an answer that ignores ``generator`` draws different tokens."""
+    import torch
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(args["seed"] + 1)
+    try:
+        return fn(args["logits"], args["temperature"], args["top_k"], torch.Generator().manual_seed(args["seed"]))
+    finally:
+        torch.random.set_rng_state(state)
+
+
+@adapter("char_chat_tokens")
+def _char_chat_tokens(fn, args):
+    """Call ``fn(tokenizer, user, assistant)`` with a character-level tokenizer over ``args["alphabet"]``."""
+    from rlcourse.lm.tokenizers import char_tokenizer
+
+    ids, mask = fn(char_tokenizer(args["alphabet"]), args["user"], args["assistant"])
+    return {"ids": [int(i) for i in ids], "mask": [int(m) for m in mask]}
