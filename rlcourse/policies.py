@@ -50,6 +50,10 @@ class MLPPolicy(nn.Module):
             obs = nn.functional.one_hot(obs.long(), self.obs_dim).float()  # (M, S)
         return self.net(obs)
 
+    def __repr__(self) -> str:  # one line (nn.Module prints every layer), as exercise checks quote it
+        return (f"MLPPolicy(obs_dim={self.obs_dim}, n_actions={self.n_actions}, hidden={self.hidden}, "
+                f"discrete_obs={self.discrete_obs})")
+
     @torch.no_grad()
     def probs(self, obs: torch.Tensor) -> torch.Tensor:
         """(M, A) action probabilities ``pi(a | s)``."""

@@ -115,7 +115,7 @@ def _short(v, limit: int = 60) -> str:
         return f"array of shape {tuple(a.shape)}"
     if isinstance(v, (list, tuple)) and len(v) > 6:
         return f"{type(v).__name__} of length {len(v)}"
-    text = repr(v)
+    text = " ".join(repr(v).split())  # one line, however the object prints itself
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
