@@ -46,6 +46,18 @@ def test_every_chapter_page_is_built(html):
         assert page.exists(), page
 
 
+def test_every_page_of_the_table_of_contents_is_built(html):
+    files = re.findall(r"file:\s*(\S+)", (REPO / "_toc.yml").read_text())
+    assert "book/04-text-to-assistant/limitations" in files
+    for file in files:
+        assert (html / (file + ".html")).exists(), file
+
+
+def test_pages_without_exercises_show_their_measurements(html):
+    page = (html / "book" / "04-text-to-assistant" / "limitations.html").read_text()
+    assert page.count("held-out accuracy after") == 5 and "<img" in page
+
+
 def test_no_solution_code_in_html(html):
     text = all_text(html)
     for chapter in CHAPTERS.values():

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from rlcourse.lm import (EOS, addition_problems, bpe_tokenizer, build_gpt, chat_example, char_tokenizer,
-                         count_parameters, generate, parse_answer, prompt_text)
+                         count_parameters, digit_sum_problems, generate, parse_answer, prompt_text,
+                         pseudo_words)
 from rlcourse.lm.decoding import sample_next
 from rlcourse.lm.training import causal_lm_loss, pad_batch
 
@@ -60,6 +61,23 @@ def test_addition_problems_are_seeded_and_correct():
         assert p["value"] == a + b == int(p["answer"]) and 10 <= a < 1000 and 10 <= b < 1000
     rev = addition_problems(5, seed=4, reverse=True)
     assert [r["answer"] for r in rev] == [p["answer"][::-1] for p in probs[:5]]
+
+
+def test_digit_sum_problems_steps_end_in_the_answer():
+    plain, steps = digit_sum_problems(100, seed=3), digit_sum_problems(100, seed=3, show_steps=True)
+    assert plain == digit_sum_problems(100, seed=3) and plain != digit_sum_problems(100, seed=4)
+    for p, s in zip(plain, steps):
+        assert p["question"] == s["question"] and len(p["question"]) == 6
+        assert int(p["answer"]) == p["value"] == sum(map(int, p["question"])) % 10
+        running = [sum(map(int, p["question"][: i + 1])) % 10 for i in range(6)]
+        assert s["answer"] == "".join(map(str, running)) and s["answer"][-1] == p["answer"]
+
+
+def test_pseudo_words_are_distinct_seeded_and_lower_case():
+    words = pseudo_words(500, seed=0)
+    assert len(set(words)) == 500 and words == sorted(words) == pseudo_words(500, seed=0)
+    assert words != pseudo_words(500, seed=1)
+    assert all(w.isalpha() and w.islower() and 6 <= len(w) <= 12 for w in words)
 
 
 @pytest.mark.parametrize("text,reverse,value", [("275", False, 275), (" 42\n", False, 42), ("572", True, 275),

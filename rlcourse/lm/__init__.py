@@ -9,9 +9,9 @@ from rlcourse.lm.chat import ASSISTANT, BOS, EOS, PAD, SPECIAL_TOKENS, USER, cha
 from rlcourse.lm.decoding import generate
 from rlcourse.lm.evaluate import exact_match
 from rlcourse.lm.models import PRESETS, GPTPreset, build_gpt, count_parameters
-from rlcourse.lm.tasks import addition_problems, parse_answer
+from rlcourse.lm.tasks import addition_problems, digit_sum_problems, parse_answer, pseudo_words
 from rlcourse.lm.tokenizers import bpe_tokenizer, char_tokenizer
 
 __all__ = ["ASSISTANT", "BOS", "EOS", "PAD", "SPECIAL_TOKENS", "USER", "chat_example", "prompt_text",
            "generate", "exact_match", "PRESETS", "GPTPreset", "build_gpt", "count_parameters",
-           "addition_problems", "parse_answer", "bpe_tokenizer", "char_tokenizer"]
+           "addition_problems", "digit_sum_problems", "pseudo_words", "parse_answer", "bpe_tokenizer", "char_tokenizer"]

@@ -44,3 +44,39 @@ def parse_answer(text: str, reverse: bool = False) -> int | None:
         return None
     digits = match.group(1)
     return int(digits[::-1] if reverse else digits)
+
+
+def digit_sum_problems(n: int, seed: int, length: int = 6, show_steps: bool = False) -> list[dict]:
+    """``n`` problems "the sum of these digits, modulo 10", e.g. ``"374951"`` -> ``"9"``.
+
+    With ``show_steps`` the answer writes the running sum modulo 10 after each digit
+    (``"304389"``), so each answer token needs one addition; its last digit is the answer.
+    Returns dicts with ``"question"``, ``"answer"`` and ``"value"`` (the sum modulo 10).
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        digits = rng.integers(0, 10, size=length)
+        running = np.cumsum(digits) % 10
+        answer = "".join(map(str, running)) if show_steps else str(running[-1])
+        out.append({"question": "".join(map(str, digits)), "answer": answer, "value": int(running[-1])})
+    return out
+
+
+def pseudo_words(n: int, seed: int, syllables: tuple[int, int] = (3, 4)) -> list[str]:
+    """``n`` distinct made-up lower-case words of consonant-vowel syllables (``"lukasu"``), sorted.
+
+    Words that no model has seen, for character-level tasks such as spelling.
+    """
+    rng = np.random.default_rng(seed)
+    consonants, vowels = "bcdfghklmnprstvz", "aeiou"
+    words: set[str] = set()
+    while len(words) < n:
+        k = int(rng.integers(syllables[0], syllables[1] + 1))
+        word = ""
+        for _ in range(k):
+            word += consonants[rng.integers(len(consonants))] + vowels[rng.integers(len(vowels))]
+            if rng.random() < 0.3:
+                word += consonants[rng.integers(len(consonants))]
+        words.add(word)
+    return sorted(words)

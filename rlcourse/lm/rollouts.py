@@ -1,0 +1,56 @@
+"""Sampling groups of completions for RL on a chat model: the batch every policy-gradient step needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from rlcourse.lm.chat import prompt_text
+from rlcourse.lm.decoding import generate
+
+
+@dataclass
+class Rollouts:
+    """``N`` prompts with ``K`` sampled completions each, ``B = N * K`` rows, prompt after prompt.
+
+    A row is the left-padded prompt followed by its completion (right-padded after ``<|eos|>``).
+    """
+
+    input_ids: torch.Tensor
+    """(B, T) token ids."""
+    attention_mask: torch.Tensor
+    """(B, T) 1 on real tokens (prompt and completion), 0 on padding."""
+    position_ids: torch.Tensor
+    """(B, T) positions counted from each row's first real token (as during sampling)."""
+    mask: torch.Tensor
+    """(B, T) 1 on the completion's tokens, up to and including ``<|eos|>``."""
+    replies: list[str]
+    """(B,) the completions as text, special tokens removed."""
+    group_size: int
+    """K."""
+
+    def forward_logits(self, model) -> torch.Tensor:
+        """(B, T, V) logits of ``model`` on these rows, with the positions used when sampling."""
+        return model(input_ids=self.input_ids, attention_mask=self.attention_mask,
+                     position_ids=self.position_ids).logits
+
+
+def sample_groups(model, tokenizer, questions: list[str], group_size: int, max_new_tokens: int,
+                  temperature: float = 1.0, generator: torch.Generator | None = None) -> Rollouts:
+    """Sample ``group_size`` completions of every question in the chat format (KV-cached, batched)."""
+    prompts = [prompt_text(q) for q in questions for _ in range(group_size)]
+    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)  # left-padded
+    new = generate(model, enc["input_ids"], enc["attention_mask"], max_new_tokens, temperature, None, generator,
+                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)  # (B, max_new)
+    eos = tokenizer.eos_token_id
+    # A completion's tokens: everything up to and including its first <|eos|> (all of it if none).
+    after_eos = torch.cumsum((new == eos).long(), dim=1) - (new == eos).long() > 0  # strictly after the eos
+    completion = (~after_eos).long()
+    input_ids = torch.cat([enc["input_ids"], new], dim=1)
+    attention_mask = torch.cat([enc["attention_mask"], completion], dim=1)
+    mask = torch.cat([torch.zeros_like(enc["input_ids"]), completion], dim=1)
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    replies = tokenizer.batch_decode(new * completion + tokenizer.pad_token_id * (1 - completion),
+                                     skip_special_tokens=True)
+    return Rollouts(input_ids, attention_mask, position_ids, mask, replies, group_size)
