@@ -26,7 +26,8 @@ from nbclient import NotebookClient  # noqa: E402
 
 from autograde.specs import CHAPTERS  # noqa: E402
 
-BUDGET_S = {"01-mdp": 90, "02-objectives": 90, "03-policy-gradients": 90, "04-text-to-assistant": 120}
+BUDGET_S = {"01-mdp": 90, "02-objectives": 90, "03-policy-gradients": 90, "04-text-to-assistant": 120,
+            "05-rlvr": 120}
 """Seconds each notebook of a chapter may take on 2 CPU cores (from the chapters' issues)."""
 
 

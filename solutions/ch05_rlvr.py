@@ -153,7 +153,8 @@ def clipped_surrogate_loss(logp, old_logp, advantages, mask, clip_eps=0.2):
         clip_eps: the clip range.
 
     Returns:
-        scalar tensor; equals :func:`policy_gradient_loss` in value and gradient when ``logp == old_logp``.
+        scalar tensor; when ``logp == old_logp`` its gradient is that of :func:`policy_gradient_loss`
+        (token normalisation): one update per batch is plain REINFORCE.
     """
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp.detach())  # (B, T)

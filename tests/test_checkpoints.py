@@ -33,3 +33,15 @@ def test_script_reproduces_checkpoints_of_the_same_quality(tmp_path):
     assert acc["sft"] == pytest.approx(shipped("sft")["exact_match"], abs=0.1)
     assert acc["base"] == pytest.approx(shipped("base")["exact_match"], abs=0.05)
     assert load_checkpoint("addition-sft", root=tmp_path)[2]["exact_match"] == acc["sft"]
+
+
+def test_the_sft_model_learned_the_careless_annotators_slip():
+    from rlcourse.lm.evaluate import completions
+    from rlcourse.lm.tasks import add_without_carry, parse_answer
+
+    model, tok, meta = load_checkpoint("addition-sft")
+    held_out = addition_problems(300, seed=EVAL_SEED, reverse=True)
+    replies = completions(model, tok, [p["question"] for p in held_out])
+    slips = sum(parse_answer(r, reverse=True) == add_without_carry(*map(int, p["question"].split("+"))) != p["value"]
+                for r, p in zip(replies, held_out))
+    assert slips >= 0.1 * len(held_out), slips  # a habit imitation taught, which RL can remove (Chapter 5)

@@ -123,3 +123,43 @@ def test_masked_loss_matches_the_models_own_loss_when_everything_counts(tok):
     expected = -(logp[0, 7] + logp[1, 8]) / 2
     assert torch.allclose(causal_lm_loss(logits, masked["input_ids"], masked["loss_mask"]), expected, atol=1e-6)
     assert np.isfinite(causal_lm_loss(logits, masked["input_ids"], torch.zeros_like(masked["loss_mask"])).item())
+
+
+def test_rollouts_mask_the_completions_and_share_each_prompt_exactly(tok):
+    from rlcourse.lm.rollouts import sample_groups
+
+    model = build_gpt(len(tok), "nano", seed=3)
+    questions = ["12+345", "7+8", "999+1"]
+    ro = sample_groups(model, tok, questions, group_size=4, max_new_tokens=5, temperature=1.0,
+                       generator=torch.Generator().manual_seed(0))
+    assert ro.input_ids.shape[0] == 12 and len(ro.replies) == 12
+    for b in range(12):  # the mask covers the completion up to and including its first <|eos|>
+        completion = ro.input_ids[b, ro.prompt_length:][ro.mask[b, ro.prompt_length:].bool()].tolist()
+        assert ro.mask[b, : ro.prompt_length].sum() == 0 and len(completion) >= 1
+        assert tok.eos_token_id not in completion[:-1]
+        assert ro.replies[b] == tok.decode(completion, skip_special_tokens=True)
+    assert torch.equal(ro.input_ids[0, : ro.prompt_length], ro.input_ids[3, : ro.prompt_length])
+    # one pass per group, cache repeated == one pass over every row, in value and in gradient
+    shared = ro.forward_logits(model)
+    (g_shared,) = torch.autograd.grad((shared * ro.attention_mask[..., None]).sum(), model.transformer.wte.weight)
+    full = model(input_ids=ro.input_ids, attention_mask=ro.attention_mask, position_ids=ro.position_ids).logits
+    (g_full,) = torch.autograd.grad((full * ro.attention_mask[..., None]).sum(), model.transformer.wte.weight)
+    m = ro.attention_mask.bool()
+    torch.testing.assert_close(shared[m], full[m], atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(g_shared, g_full, atol=1e-3, rtol=1e-3)
+
+
+def test_generating_several_samples_per_prompt_equals_repeating_the_prompt(tok):
+    model = build_gpt(len(tok), "nano", seed=4)
+    enc = tok([prompt_text("12+3"), prompt_text("456+78")], return_tensors="pt", padding=True, add_special_tokens=False)
+    once = generate(model, enc["input_ids"], enc["attention_mask"], 6, temperature=0.0, num_samples=3)
+    repeated = generate(model, enc["input_ids"].repeat_interleave(3, 0), enc["attention_mask"].repeat_interleave(3, 0),
+                        6, temperature=0.0)
+    assert once.shape == (6, 6) and torch.equal(once, repeated)
+
+
+@pytest.mark.parametrize("a,b,slip", [(57, 68, 15), (12, 34, 46), (999, 1, 990), (5, 5, 0), (123, 4567, 4680)])
+def test_add_without_carry_forgets_every_carry(a, b, slip):
+    from rlcourse.lm.tasks import add_without_carry
+
+    assert add_without_carry(a, b) == slip == add_without_carry(b, a)

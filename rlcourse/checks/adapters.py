@@ -99,3 +99,16 @@ def _char_chat_tokens(fn, args):
 
     ids, mask = fn(char_tokenizer(args["alphabet"]), args["user"], args["assistant"])
     return {"ids": [int(i) for i in ids], "mask": [int(m) for m in mask]}
+
+
+# ----- Chapter 5: outputs whose gradient matters -------------------------------------------------
+@adapter("output_and_grad_logits")
+def _output_and_grad_logits(fn, args):
+    """The output, and the gradient of ``output.sum()`` w.r.t. ``args["logits"]``."""
+    import torch
+
+    logits = args["logits"].clone().requires_grad_(True)
+    out = fn(**{**args, "logits": logits})
+    if not torch.is_tensor(out):
+        raise TypeError(f"expected a torch tensor, got {type(out).__name__}; stay in torch so gradients flow")
+    return {"output": out.detach(), "gradient of output.sum() w.r.t. logits": _grad_or_zeros(out.sum(), logits)}

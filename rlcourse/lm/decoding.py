@@ -22,7 +22,7 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | Non
 @torch.no_grad()
 def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
              temperature: float = 1.0, top_k: int | None = None, generator: torch.Generator | None = None,
-             eos_token_id: int = 2, pad_token_id: int = 0) -> torch.Tensor:
+             eos_token_id: int = 2, pad_token_id: int = 0, num_samples: int = 1) -> torch.Tensor:
     """Continue a batch of left-padded prompts until ``<|eos|>`` or ``max_new_tokens``.
 
     The prompt is read once; each new token then costs one forward pass of length 1 that reuses the
@@ -36,14 +36,20 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
         temperature: 0 for greedy decoding.
         top_k: sample only among the k most likely tokens (``None``: all).
         generator: local ``torch.Generator`` for sampling (seeded by the caller).
+        num_samples: continuations of each prompt; the prompt is read once and its cache repeated.
 
     Returns:
-        (B, max_new_tokens) new token ids; after a row's ``<|eos|>`` come ``pad_token_id``.
+        (B * num_samples, max_new_tokens) new token ids, the samples of a prompt in consecutive rows;
+        after a row's ``<|eos|>`` come ``pad_token_id``.
     """
-    B = input_ids.shape[0]
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
     cache, logits = out.cache, out.logits[:, -1]  # (B, V); the keys and values of every position so far
+    if num_samples > 1:
+        cache.batch_repeat_interleave(num_samples)
+        logits, attention_mask, position_ids = (x.repeat_interleave(num_samples, dim=0)
+                                                for x in (logits, attention_mask, position_ids))
+    B = logits.shape[0]
     position = position_ids[:, -1:]  # (B, 1)
     done = torch.zeros(B, dtype=torch.bool)
     new_tokens = torch.full((B, max_new_tokens), pad_token_id, dtype=torch.long)
