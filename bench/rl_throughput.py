@@ -10,6 +10,12 @@ over completion tokens, Adam at the same learning rate, one update per batch and
 runs ``--steps`` steps, one after the other in this process, offline. Printed: seconds, samples per
 second, their ratio, and the held-out exact match after the same number of steps (accuracy per step).
 Figures, not a test: they depend on the machine.
+
+Accuracy per step: TRL computes the training log-probabilities without ``position_ids``, so a
+left-padded prompt (prompts of different lengths) is seen at other positions than when it was
+sampled, which GPT-2's learned absolute positions notice; the course's loop passes the positions
+used in sampling. ``--digits 3`` makes every prompt the same length, so neither pads and the two
+should learn alike step for step.
 """
 
 from __future__ import annotations
@@ -39,10 +45,11 @@ from solutions.ch05_rlvr import group_advantages, policy_gradient_loss, token_lo
 MAX_NEW_TOKENS = 7
 
 
-def training_problems(steps: int, prompts: int, seed: int = 0) -> list[list[dict]]:
+def training_problems(steps: int, prompts: int, digits: tuple[int, ...], seed: int = 0) -> list[list[dict]]:
     """The prompts of every step, none of them held out (the same for both loops)."""
     held_out = {p["question"] for p in addition_problems(500, seed=EVAL_SEED, reverse=True)}
-    pool = [p for p in addition_problems(4 * steps * prompts, seed=seed, reverse=True) if p["question"] not in held_out]
+    pool = [p for p in addition_problems(4 * steps * prompts, seed=seed, digits=digits, reverse=True)
+            if p["question"] not in held_out]
     return [pool[i * prompts:(i + 1) * prompts] for i in range(steps)]
 
 
@@ -105,6 +112,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=16, help="prompts per step")
     parser.add_argument("--group", type=int, default=8, help="completions per prompt")
     parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--digits", type=int, nargs="+", default=[2, 3],
+                        help="operand lengths (--digits 3: every prompt has the same length, no padding)")
     parser.add_argument("--cores", type=int, default=2, help="CPU cores to run on (default 2)")
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
@@ -112,8 +121,8 @@ def main() -> None:
     torch.set_num_threads(args.cores)
 
     start_model, tokenizer, _ = load_checkpoint("addition-sft")
-    held_out = addition_problems(500, seed=EVAL_SEED, reverse=True)
-    batches = training_problems(args.steps, args.prompts)
+    held_out = addition_problems(500, seed=EVAL_SEED, digits=tuple(args.digits), reverse=True)
+    batches = training_problems(args.steps, args.prompts, tuple(args.digits))
     samples = args.steps * args.prompts * args.group
     print(f"{args.steps} steps x {args.prompts} prompts x {args.group} completions = {samples} samples; "
           f"{torch.get_num_threads()} threads; start exact match {exact_match(start_model, tokenizer, held_out, reverse=True):.3f}")
