@@ -57,7 +57,7 @@ class Settings:
     """Operand lengths of the addition problems."""
     reverse: bool = True
     """Answers with their digits reversed (least significant first, the order carries are computed in),
-    which a 2-layer model learns far faster than the usual order (Chapter 4 measures both)."""
+    so that each answer digit needs only its column and the carry just written."""
     pretrain_steps: int = 300
     """Steps of next-token prediction on raw equations."""
     pretrain_lines: int = 1

@@ -66,6 +66,5 @@ def sample_groups(model, tokenizer, questions: list[str], group_size: int, max_n
     attention_mask = torch.cat([enc["attention_mask"], completion], dim=1)
     mask = torch.cat([torch.zeros_like(enc["input_ids"]), completion], dim=1)
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    replies = tokenizer.batch_decode(new * completion + tokenizer.pad_token_id * (1 - completion),
-                                     skip_special_tokens=True)
+    replies = tokenizer.batch_decode(new, skip_special_tokens=True)  # generate() pads after <|eos|>
     return Rollouts(input_ids, attention_mask, position_ids, mask, replies, group_size, enc["input_ids"].shape[1])
