@@ -1,10 +1,8 @@
 """What an auto-graded exercise is, for the instructor side: reference, cases, points, known mistakes.
 
-One ``Chapter`` per notebook lists its ``Exercise``s (see ``autograde/specs/``). From it,
-``autograde.sync`` writes the visible cases (with expected outputs and the outputs of every known
-mistake, so a check can name the mistake) into ``rlcourse/checks/snapshots/<chapter>.json``, packs the
-hidden cases into the notebook's hidden test cells, and copies the reference into the solution cell.
-The test suite uses the same mistakes as the plausible wrong answers that must lose points.
+Specs are data. One ``Chapter`` per notebook lists its ``Exercise``s (``autograde/specs/chNN_*.py``);
+``autograde.sync`` turns them into the stored cases and the notebook's exercise cells, and the test
+suite uses the same mistakes as the plausible wrong answers that must lose points.
 """
 
 from __future__ import annotations
@@ -13,10 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rlcourse.checks import adapters
-from rlcourse.checks.encoding import decode, encode
-
 REPO = Path(__file__).resolve().parent.parent
+BOOK = REPO / "book"
 
 
 @dataclass
@@ -36,7 +32,8 @@ class Exercise:
     """One auto-graded function."""
 
     reference: Callable
-    """The reference implementation in ``solutions/``; its ``__name__`` is the exercise's name."""
+    """The reference implementation (in ``solutions/``, or in ``rlcourse.reference`` when a later chapter
+    or a benchmark reuses it); its ``__name__`` is the exercise's name."""
     visible: list[dict]
     """Keyword arguments of the cases students see and check themselves."""
     hidden: list[dict]
@@ -70,33 +67,7 @@ class Chapter:
 
     @property
     def path(self) -> Path:
-        return REPO / "book" / self.id / self.notebook
+        return BOOK / self.id / self.notebook
 
     def exercise(self, name: str) -> Exercise:
         return next(e for e in self.exercises if e.name == name)
-
-
-def run(fn: Callable, ex: Exercise, args: dict):
-    """Call ``fn`` on a stored case exactly as the student-facing check does."""
-    return adapters.get(ex.adapter)(fn, decode(encode(args)))
-
-
-def build_cases(ex: Exercise, kind: str) -> dict:
-    """Encoded cases of ``ex`` (``kind`` is "visible" or "hidden"), as the checks read them."""
-    cases = []
-    for args in (ex.visible if kind == "visible" else ex.hidden):
-        case = {"args": encode(args), "order": list(args), "expected": encode(run(ex.reference, ex, args))}
-        if kind == "visible":  # fingerprints of known mistakes, so the check can name them
-            case["mistakes"] = {}
-            for m in ex.mistakes:
-                try:
-                    case["mistakes"][m.name] = encode(run(m.impl, ex, args))
-                except Exception:  # a mistake that crashes on this case leaves no fingerprint
-                    pass
-        cases.append(case)
-    spec = {"cases": cases, "rtol": ex.rtol, "atol": ex.atol}
-    if ex.adapter:
-        spec["adapter"] = ex.adapter
-    if kind == "visible":
-        spec["mistake_messages"] = {m.name: m.message for m in ex.mistakes}
-    return spec

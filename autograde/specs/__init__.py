@@ -1,6 +1,26 @@
-"""The auto-graded exercises of every chapter, keyed by chapter id (= folder under ``book/``)."""
+"""The auto-graded exercises of every chapter, keyed by chapter id (= folder under ``book/``).
 
-from autograde.specs import ch01_mdp, ch02_objectives, ch03_policy_gradients, ch04_assistant, ch05_rlvr
+Discovered, not listed: every module ``chNN_<name>.py`` here defines one ``CHAPTER``.
+"""
 
-CHAPTERS = {c.id: c for c in (ch01_mdp.CHAPTER, ch02_objectives.CHAPTER, ch03_policy_gradients.CHAPTER,
-                                  ch04_assistant.CHAPTER, ch05_rlvr.CHAPTER)}
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from autograde.spec import Chapter
+
+
+def _discover() -> dict[str, Chapter]:
+    chapters = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("ch"):
+            continue
+        chapter = importlib.import_module(f"{__name__}.{info.name}").CHAPTER
+        if chapter.id in chapters:
+            raise ValueError(f"two spec modules define chapter {chapter.id!r}")
+        chapters[chapter.id] = chapter
+    return dict(sorted(chapters.items()))
+
+
+CHAPTERS = _discover()
