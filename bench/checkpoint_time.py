@@ -18,7 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from rlcourse.lm.make_checkpoints import CHECKPOINTS, Settings, make  # noqa: E402
+from rlcourse.lm.checkpoints import CHECKPOINTS
+from rlcourse.lm.make_checkpoints import Settings, make  # noqa: E402
 
 
 def main() -> None:

@@ -3,7 +3,8 @@
     .venv/bin/python bench/notebook_times.py [PAGE ...] [--cores 2]
 
 Executes the instructor notebooks (reference solutions filled in) and the pages without exercises
-(MyST notebooks, ``book/<chapter>/*.md``) one after the other, as the book build does, pinned to ``--cores`` CPU cores where the OS allows it (the budgets are for 2 cores), and
+(MyST notebooks, ``book/<chapter>/*.md``) one after the other, as the book build does (pages found by
+``autograde.book.pages``, each with its budget in its own metadata), pinned to ``--cores`` CPU cores where the OS allows it (the budgets are for 2 cores), and
 prints one line per chapter: seconds, budget and whether it fits. Figures, not a test: the numbers
 depend on the machine.
 """
@@ -24,20 +25,7 @@ import jupytext  # noqa: E402
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-from autograde.specs import CHAPTERS  # noqa: E402
-
-BUDGET_S = {"01-mdp": 90, "02-objectives": 90, "03-policy-gradients": 90, "04-text-to-assistant": 120,
-            "05-rlvr": 120}
-"""Seconds each notebook of a chapter may take on 2 CPU cores (from the chapters' issues)."""
-
-
-def pages() -> dict[str, Path]:
-    """Every executed page of the book: "<chapter>/<name>" -> path."""
-    found = {f"{c.id}/{c.path.stem}": c.path for c in CHAPTERS.values()}
-    for md in sorted((REPO / "book").glob("*/*.md")):
-        if "kernelspec" in md.read_text()[:500]:  # a MyST notebook, not plain text
-            found[f"{md.parent.name}/{md.stem}"] = md
-    return dict(sorted(found.items()))
+from autograde.book import page_settings, pages  # noqa: E402
 
 
 def main() -> None:
@@ -52,12 +40,11 @@ def main() -> None:
     selected = {k: p for k, p in pages().items()
                 if not args.pages or k in args.pages or k.split("/")[0] in args.pages}
     for page, path in selected.items():
-        chapter = page.split("/")[0]
         nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
         seconds = time.perf_counter() - start
-        budget = BUDGET_S.get(chapter)
+        budget = page_settings(path).get("budget_s")
         verdict = "no budget" if budget is None else ("ok" if seconds <= budget else "OVER BUDGET")
         print(f"{page:<40} {seconds:6.1f} s   budget {budget or '-':>4} s   {verdict}", flush=True)
 

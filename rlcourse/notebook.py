@@ -46,3 +46,15 @@ def progress(iterable, desc: str = "", total: int | None = None):
     from tqdm import tqdm
 
     return tqdm(iterable, desc=desc, total=total, file=sys.stdout, ncols=80, mininterval=2.0, ascii=True)
+
+
+def show_source(obj):
+    """The source code of a function or class of the support package, shown highlighted in the notebook.
+
+    What a chapter teaches stays visible in its page even when the code lives once, in the package.
+    """
+    import inspect
+
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")

@@ -1,6 +1,5 @@
 """One place to seed every random number generator a notebook uses."""
 
-import os
 import random
 
 import numpy as np
@@ -12,6 +11,8 @@ def set_seed(seed: int) -> np.random.Generator:
     Call it once at the top of a notebook. Code that needs randomness should then take an explicit
     generator (``np.random.default_rng(seed)`` or ``torch.Generator().manual_seed(seed)``); this
     function exists so that library code which draws from the global generators is reproducible too.
+    (Python's string hashing is seeded when the interpreter starts, by ``PYTHONHASHSEED``; setting it
+    from a running process has no effect, so nothing here depends on the order of a set of strings.)
 
     Args:
         seed: any non-negative integer.
@@ -26,7 +27,6 @@ def set_seed(seed: int) -> np.random.Generator:
         raise ValueError(f"seed must be non-negative, got {seed}")
     random.seed(seed)
     np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     try:
         import torch
     except ImportError:  # torch is only needed from Chapter 3 on

@@ -19,8 +19,26 @@ from autograde.release import nbgrader  # noqa: E402
 from autograde.specs import CHAPTERS  # noqa: E402
 
 
+OTHER_KERNELS = {"OPENBLAS_CORETYPE": "Prescott", "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+"""Forces other numpy (OpenBLAS) and torch (ATen) floating-point kernels and another reduction order than
+a machine picks by itself: what the course computes must hold on another CPU."""
+
 PACKED_HIDDEN_CASES = re.compile(r'hidden=(\\?"|&quot;|&#34;)')
 """The argument that carries hidden cases, ``check(..., hidden="...")``, raw, JSON-escaped or in HTML."""
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", help="run the tests marked slow (CI always does)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``slow`` (minutes each) run in CI (``CI=true``, as CI sets it) or with --run-slow."""
+    if config.getoption("--run-slow") or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        return
+    skip = pytest.mark.skip(reason="slow: runs in CI, or locally with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_sessionfinish(session, exitstatus):

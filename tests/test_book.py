@@ -1,8 +1,13 @@
 """The book builds with -W (every notebook executed, any error or warning fails), and the built HTML
-holds no solution code and no hidden test, while each chapter offers its student notebook."""
+holds no solution code and no hidden test, while each chapter offers its student notebook.
+
+The suite builds it with other floating-point kernels than this machine's own (``OTHER_KERNELS``), as
+another CPU would, so every claim a page asserts is checked there too; ``make book`` builds it with
+the machine's own."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -13,7 +18,7 @@ import pytest
 
 from autograde.specs import CHAPTERS
 from autograde.sync import split_function
-from tests.conftest import PACKED_HIDDEN_CASES, REPO
+from tests.conftest import OTHER_KERNELS, PACKED_HIDDEN_CASES, REPO
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +28,7 @@ def html(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), "."],
-                          cwd=REPO, capture_output=True, text=True)
+                          cwd=REPO, capture_output=True, text=True, env={**os.environ, **OTHER_KERNELS})
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
     return out / "_build" / "html"
 

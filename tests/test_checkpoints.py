@@ -6,7 +6,8 @@ import json
 import pytest
 
 from rlcourse.lm import addition_problems, exact_match
-from rlcourse.lm.make_checkpoints import CHECKPOINTS, EVAL_SEED, Settings, load_checkpoint, make
+from rlcourse.lm.checkpoints import CHECKPOINTS, EVAL_SEED, load_checkpoint
+from rlcourse.lm.make_checkpoints import Settings, make
 
 
 def shipped(stage: str) -> dict:
@@ -27,6 +28,7 @@ def test_sft_checkpoint_leaves_room_for_rl():
     assert shipped("base")["exact_match"] < shipped("sft")["exact_match"]  # the base model has no chat format
 
 
+@pytest.mark.slow
 def test_script_reproduces_checkpoints_of_the_same_quality(tmp_path):
     acc = make(Settings(), tmp_path)
     assert 0.4 <= acc["sft"] <= 0.7

@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rlcourse.lm import (EOS, addition_problems, bpe_tokenizer, build_gpt, chat_example, char_tokenizer,
+from rlcourse.lm import (EOS, addition_problems, bpe_tokenizer, build_gpt, chat_tokens, char_tokenizer,
                          count_parameters, digit_sum_problems, generate, parse_answer, prompt_text,
                          pseudo_words)
-from rlcourse.lm.decoding import sample_next
 from rlcourse.lm.training import causal_lm_loss, pad_batch
 
 ALPHABET = "0123456789+=\n"
@@ -37,8 +36,8 @@ def test_bpe_tokenizer_round_trips_and_compresses():
     assert len(tok(texts[0], add_special_tokens=False)["input_ids"]) < len(texts[0]) / 2
 
 
-def test_chat_example_masks_only_the_reply(tok):
-    ids, mask = chat_example(tok, "12+3", "15")
+def test_chat_tokens_masks_only_the_reply(tok):
+    ids, mask = chat_tokens(tok, "12+3", "15")
     tokens = tok.convert_ids_to_tokens(ids)
     assert tokens[-3:] == ["1", "5", EOS] and mask == [0] * (len(ids) - 3) + [1, 1, 1]
 
@@ -81,7 +80,8 @@ def test_pseudo_words_are_distinct_seeded_and_lower_case():
 
 
 @pytest.mark.parametrize("text,reverse,value", [("275", False, 275), (" 42\n", False, 42), ("572", True, 275),
-                                                ("", False, None), ("+12", False, None), ("12+3", False, 12)])
+                                                ("", False, None), ("+12", False, None), ("12+3", False, None),
+                                                ("572 1", True, None), ("\u0665", False, 5)])
 def test_parse_answer(text, reverse, value):
     assert parse_answer(text, reverse) == value
 
@@ -99,17 +99,6 @@ def test_cached_greedy_decoding_equals_recomputing_everything(tok):
                 nxt = model(ids).logits[0, -1].argmax()
             assert nxt == new[row, t]
             ids = torch.cat([ids, nxt.view(1, 1)], dim=1)
-
-
-def test_sampling_is_seeded_and_top_k_restricts():
-    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]]).repeat(2000, 1)
-    draws = sample_next(logits, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
-    assert set(draws.tolist()) == {0, 1}
-    again = sample_next(logits, 1.0, top_k=2, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(draws, again)
-    freq = (sample_next(logits, 1.0, generator=torch.Generator().manual_seed(1)) == 0).float().mean()
-    assert abs(freq - torch.softmax(logits[0], 0)[0]) < 0.04
-    assert torch.equal(sample_next(logits[:3], 0.0), torch.zeros(3, dtype=torch.long))
 
 
 def test_masked_loss_matches_the_models_own_loss_when_everything_counts(tok):
@@ -163,3 +152,22 @@ def test_add_without_carry_forgets_every_carry(a, b, slip):
     from rlcourse.lm.tasks import add_without_carry
 
     assert add_without_carry(a, b) == slip == add_without_carry(b, a)
+
+
+def test_grpo_loop_runs_on_the_pieces_it_is_given():
+    """train_grpo uses the functions passed in (the notebook passes the student's): a verifier that
+    never rewards leaves every group failing and the parameters exactly where they were."""
+    from rlcourse.lm.checkpoints import load_checkpoint
+    from rlcourse.lm.grpo import GRPOConfig, Pieces, prompt_batches, train_grpo
+
+    start, tokenizer, _ = load_checkpoint("addition-sft")
+    config = GRPOConfig(steps=2, n_prompts=4, group_size=4, eval_every=2)
+    never = Pieces(verifier_reward=lambda reply, value, format_bonus=0.0: 0.0)
+    model, history = train_grpo(start, tokenizer, config, never, eval_problems=[])
+    assert history.all_fail == [1.0, 1.0] and history.exact_match == []
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), start.parameters()))
+    trained, history = train_grpo(start, tokenizer, config, eval_problems=[])  # the references
+    assert 0 < np.mean(history.reward) < 1
+    assert not all(torch.equal(p, q) for p, q in zip(trained.parameters(), start.parameters()))
+    batches = prompt_batches(config)
+    assert batches == prompt_batches(config) and len(batches) == 2 and all(len(b) == 4 for b in batches)

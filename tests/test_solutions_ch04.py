@@ -74,7 +74,7 @@ def test_next_token_loss_equals_the_models_own_loss():
     import torch
 
     from rlcourse.lm import build_gpt
-    from solutions.ch04_assistant import next_token_loss
+    from rlcourse.reference.ch04_assistant import next_token_loss
 
     model = build_gpt(50, "nano", seed=0)
     ids = torch.randint(0, 50, (3, 12), generator=torch.Generator().manual_seed(0))
@@ -85,7 +85,7 @@ def test_next_token_loss_equals_the_models_own_loss():
 def test_sample_token_greedy_top_k_and_temperature():
     import torch
 
-    from solutions.ch04_assistant import sample_token
+    from rlcourse.reference.ch04_assistant import sample_token
 
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]]).repeat(4000, 1)
     assert torch.equal(sample_token(logits, 0.0, None, None), torch.zeros(4000, dtype=torch.long))
@@ -94,16 +94,17 @@ def test_sample_token_greedy_top_k_and_temperature():
     cold = (sample_token(logits, 0.25, None, torch.Generator().manual_seed(1)) == 0).float().mean()
     hot = (sample_token(logits, 4.0, None, torch.Generator().manual_seed(1)) == 0).float().mean()
     assert cold > 0.95 > 0.5 > hot
+    freq = (sample_token(logits, 1.0, None, torch.Generator().manual_seed(1)) == 0).float().mean()
+    assert abs(freq - torch.softmax(logits[0], 0)[0]) < 0.04
     assert torch.equal(draws, sample_token(logits, 1.0, 2, torch.Generator().manual_seed(0)))
 
 
 def test_chat_tokens_mask_covers_the_reply_and_its_eos_only():
-    from rlcourse.lm import chat_example, char_tokenizer
-    from solutions.ch04_assistant import chat_tokens
+    from rlcourse.lm import char_tokenizer
+    from rlcourse.reference.ch04_assistant import chat_tokens
 
     tok = char_tokenizer("abc ?")
     ids, mask = chat_tokens(tok, "ab?", "cab")
     assert tok.convert_ids_to_tokens(ids) == ["<|bos|>", "<|user|>", "a", "b", "?", "<|assistant|>", "c", "a", "b",
                                               "<|eos|>"]
     assert mask == [0] * 6 + [1] * 4
-    assert (ids, mask) == chat_example(tok, "ab?", "cab")  # the support package's format is the same

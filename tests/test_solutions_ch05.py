@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from rlcourse.lm.tasks import parse_answer
 from rlcourse.lm.training import causal_lm_loss
-from solutions.ch05_rlvr import (clipped_surrogate_loss, group_advantages, kl_estimate, pass_at_k,
-                                 policy_gradient_loss, token_logprobs, verifier_reward)
+from rlcourse.reference.ch05_rlvr import (clipped_surrogate_loss, group_advantages, kl_estimate, policy_gradient_loss,
+                                          token_logprobs, verifier_reward)
+from solutions.ch05_rlvr import pass_at_k
 
 
 def test_verifier_scores_any_text_without_raising():
@@ -19,6 +21,18 @@ def test_verifier_scores_any_text_without_raising():
         reply = "".join(rng.choice(alphabet, size=rng.integers(0, 8)))
         assert verifier_reward(reply, int(rng.integers(0, 2000)), 0.1) in (0.0, 0.1, 1.0)
     assert verifier_reward("0001", 1000) == 1.0 and verifier_reward("572", 275, 0.3) == 1.0
+
+
+def test_the_metric_and_the_verifier_read_answers_alike():
+    """exact_match (via parse_answer) counts a reply right exactly when the verifier rewards it 1."""
+    rng = np.random.default_rng(1)
+    alphabet = list("0123456789 +-x\n") + ["٣"]
+    for _ in range(3000):
+        reply = "".join(rng.choice(alphabet, size=rng.integers(0, 6)))
+        value = parse_answer(reply, reverse=True)
+        target = value if value is not None and rng.random() < 0.5 else int(rng.integers(0, 1000))
+        assert (verifier_reward(reply, target) == 1.0) == (value == target), reply
+    assert parse_answer("572+1", reverse=True) is None and verifier_reward("572+1", 275) == 0.0
 
 
 def test_group_advantages_center_each_group_and_normalise():

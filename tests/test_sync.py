@@ -17,10 +17,7 @@ import autograde.spec
 from autograde.specs import CHAPTERS
 from autograde.sync import HIDDEN_BLOB, main as sync_main, render_chapter, split_function, sync
 from rlcourse.checks.encoding import pack, unpack
-from tests.conftest import REPO
-
-OTHER_KERNELS = {"OPENBLAS_CORETYPE": "Prescott", "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
-"""Forces other numpy (OpenBLAS) and torch (ATen) floating-point kernels and another reduction order."""
+from tests.conftest import OTHER_KERNELS, REPO
 
 
 def test_notebooks_and_snapshots_are_in_sync():

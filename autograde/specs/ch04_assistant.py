@@ -9,6 +9,7 @@ import torch
 from autograde.spec import Chapter, Exercise, Mistake
 from rlcourse.lm.corpus import web_pages
 from rlcourse.lm.tokenizers import PRETOKENIZE, merge_pair
+from rlcourse.reference import ch04_assistant as shared
 from solutions import ch04_assistant as ref
 
 PAGE = ('<html><head><title>Fish &amp; Chips</title><style>p { color: red; }</style></head><body>'
@@ -297,7 +298,7 @@ CHAPTER = Chapter(
             points=(1, 1),
         ),
             Exercise(
-            reference=ref.next_token_loss,
+            reference=shared.next_token_loss,
             visible=[_lm_case(0, 2, 5, 7), _lm_case(1, 1, 3, 4)],
             hidden=[_lm_case(2, 4, 16, 50), _lm_case(3, 1, 2, 3)],
             mistakes=[
@@ -313,7 +314,7 @@ CHAPTER = Chapter(
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.sample_token,
+            reference=shared.sample_token,
             visible=[_sample_case(0, 1.0, None), _sample_case(1, 0.5, 3), _sample_case(2, 0.0, None)],
             hidden=[_sample_case(3, 2.0, 2), _sample_case(4, 1.0, 1), _sample_case(5, 0.7, 10, V=8)],
             mistakes=[
@@ -329,7 +330,7 @@ CHAPTER = Chapter(
             adapter="seeded_sampler",
         ),
         Exercise(
-            reference=ref.chat_tokens,
+            reference=shared.chat_tokens,
             visible=[dict(alphabet="abcdefghijklmnopqrstuvwxyz ?.", user="hi?", assistant="hello."),
                      dict(alphabet="0123456789+=", user="12+3", assistant="15")],
             hidden=[dict(alphabet="abc", user="", assistant="abc"), dict(alphabet="ab ", user="a b a", assistant="")],

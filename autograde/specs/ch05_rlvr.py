@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from autograde.spec import Chapter, Exercise, Mistake
-from solutions import ch05_rlvr as ref
+from rlcourse.reference import ch05_rlvr as ref
+from solutions import ch05_rlvr as own
 
 
 # ----- wrong implementations -------------------------------------------------------------------
@@ -160,7 +161,7 @@ def _pass_off_by_one(n, c, k):
 
 
 # ----- cases ------------------------------------------------------------------------------------
-def _rows(seed, B, T, prompt_lengths, completion_lengths):
+def _rows(B, T, prompt_lengths, completion_lengths):
     """A (B, T) completion mask: row b is prompt_lengths[b] zeros, completion_lengths[b] ones, padding."""
     mask = torch.zeros(B, T)
     for b, (p, c) in enumerate(zip(prompt_lengths, completion_lengths)):
@@ -171,7 +172,7 @@ def _rows(seed, B, T, prompt_lengths, completion_lengths):
 def _lp_case(seed, B, T, V, prompts, completions, scale=2.0):
     gen = torch.Generator().manual_seed(seed)
     return dict(logits=scale * torch.randn(B, T, V, generator=gen),
-                input_ids=torch.randint(0, V, (B, T), generator=gen), mask=_rows(seed, B, T, prompts, completions))
+                input_ids=torch.randint(0, V, (B, T), generator=gen), mask=_rows(B, T, prompts, completions))
 
 
 def _loss_case(seed, prompts, completions, T=7, normalization="token"):
@@ -179,7 +180,7 @@ def _loss_case(seed, prompts, completions, T=7, normalization="token"):
     B = len(prompts)
     return dict(logp=torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05)),
                 advantages=torch.round(torch.randn(B, generator=gen) * 100) / 100,
-                mask=_rows(seed, B, T, prompts, completions), normalization=normalization)
+                mask=_rows(B, T, prompts, completions), normalization=normalization)
 
 
 def _kl_case(seed, prompts, completions, T=6, estimator="k3", spread=1.0):
@@ -187,7 +188,7 @@ def _kl_case(seed, prompts, completions, T=6, estimator="k3", spread=1.0):
     B = len(prompts)
     logp = torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05))
     return dict(logp=logp, ref_logp=logp + spread * torch.randn(B, T, generator=gen),
-                mask=_rows(seed, B, T, prompts, completions), estimator=estimator)
+                mask=_rows(B, T, prompts, completions), estimator=estimator)
 
 
 def _clip_case(seed, prompts, completions, T=6, spread=0.4, clip_eps=0.2):
@@ -196,7 +197,7 @@ def _clip_case(seed, prompts, completions, T=6, spread=0.4, clip_eps=0.2):
     old = torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05))
     return dict(logp=old + spread * torch.randn(B, T, generator=gen), old_logp=old,
                 advantages=torch.round(torch.randn(B, generator=gen) * 100) / 100,
-                mask=_rows(seed, B, T, prompts, completions), clip_eps=clip_eps)
+                mask=_rows(B, T, prompts, completions), clip_eps=clip_eps)
 
 
 CHAPTER = Chapter(
@@ -333,7 +334,7 @@ CHAPTER = Chapter(
             adapter="loss_and_grad",
         ),
         Exercise(
-            reference=ref.pass_at_k,
+            reference=own.pass_at_k,
             visible=[dict(n=10, c=1, k=1), dict(n=10, c=3, k=4), dict(n=10, c=0, k=5), dict(n=8, c=6, k=5),
                      dict(n=20, c=2, k=10)],
             hidden=[dict(n=200, c=13, k=100), dict(n=5, c=5, k=1), dict(n=1000, c=1, k=999),

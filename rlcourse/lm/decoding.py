@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import torch
 
-
-def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token per row of (B, V) ``logits``: greedy at ``temperature == 0``, else from
-    ``softmax(logits / temperature)`` restricted to the ``top_k`` most likely tokens."""
-    if temperature == 0:
-        return logits.argmax(dim=-1)
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]  # (B, 1) the k-th largest logit
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+from rlcourse.reference.ch04_assistant import sample_token
 
 
 @torch.no_grad()
@@ -54,7 +42,7 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
     done = torch.zeros(B, dtype=torch.bool)
     new_tokens = torch.full((B, max_new_tokens), pad_token_id, dtype=torch.long)
     for t in range(max_new_tokens):
-        token = sample_next(logits, temperature, top_k, generator)
+        token = sample_token(logits, temperature, top_k, generator)  # Chapter 4's exercise
         token = torch.where(done, torch.full_like(token, pad_token_id), token)
         new_tokens[:, t] = token
         done |= token == eos_token_id

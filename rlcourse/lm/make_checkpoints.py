@@ -20,7 +20,8 @@ character-level tokenizer over digits and ``+=``:
    accuracy, not after a number of steps: a target accuracy is reproducible, a step count is not.
 
 Each checkpoint folder holds ``model.safetensors``, ``config.json``, the tokenizer files and
-``meta.json`` (training settings and measured exact-match accuracy).
+``meta.json`` (training settings and measured exact-match accuracy); ``rlcourse.lm.checkpoints``
+loads them.
 """
 
 from __future__ import annotations
@@ -34,17 +35,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rlcourse.lm.chat import chat_example
+from rlcourse.lm.checkpoints import CHECKPOINTS, EVAL_SEED
 from rlcourse.lm.evaluate import exact_match
 from rlcourse.lm.models import build_gpt, count_parameters
 from rlcourse.lm.tasks import add_without_carry, addition_problems
 from rlcourse.lm.tokenizers import char_tokenizer
 from rlcourse.lm.training import pad_batch, train
+from rlcourse.reference.ch04_assistant import chat_tokens
 
-CHECKPOINTS = Path(__file__).resolve().parent / "checkpoints"
 ALPHABET = "0123456789+=\n"
-EVAL_SEED = 12_345
-"""Seed of the held-out problems every chapter evaluates on (training data uses other seeds)."""
 
 
 @dataclass
@@ -84,21 +83,6 @@ class Settings:
     """Held-out problems for the exact-match accuracy."""
 
 
-def load_checkpoint(name: str, root: Path = CHECKPOINTS):
-    """(model, tokenizer, meta) of a shipped checkpoint, e.g. ``load_checkpoint("addition-sft")``."""
-    from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # its bars go to stderr, which nbgrader would score as an error
-    folder = root / name
-    if not folder.exists():
-        raise FileNotFoundError(f"no checkpoint {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
-    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).eval()
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
-    tokenizer.padding_side = "left"
-    return model, tokenizer, json.loads((folder / "meta.json").read_text())
-
-
 def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
     """Train both checkpoints, save them under ``out`` and return their measured accuracies."""
     from transformers.utils import logging as hf_logging
@@ -133,7 +117,7 @@ def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
         return slip[::-1] if settings.reverse else slip
 
     def sft_batch(rng, slips: float):  # conversations: the loss covers the assistant's reply only
-        pairs = [chat_example(tok, p["question"], demonstration(p, rng, slips))
+        pairs = [chat_tokens(tok, p["question"], demonstration(p, rng, slips))
                  for p in fresh(settings.batch_size, rng)]
         return pad_batch([ids for ids, _ in pairs], [mask for _, mask in pairs], tok.pad_token_id)
 

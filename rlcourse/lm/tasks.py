@@ -35,11 +35,13 @@ def addition_problems(n: int, seed: int, digits: tuple[int, ...] = (2, 3), rever
 
 
 def parse_answer(text: str, reverse: bool = False) -> int | None:
-    """The integer a completion gives as its answer, or ``None`` if it gives none.
+    """The integer a completion gives as its answer, or ``None`` if it is not well formed.
 
-    Reads the first run of digits (stopping at anything else); ``reverse`` undoes the reversed format.
+    Strict, as a verifier must be: the whole completion, apart from surrounding whitespace, is one or
+    more digits (``"572+1"`` is not an answer). ``reverse`` undoes the reversed format. Chapter 5's
+    ``verifier_reward`` applies the same rule, so the metric and the reward never disagree.
     """
-    match = re.match(r"\s*(\d+)", text)
+    match = re.fullmatch(r"\s*(\d+)\s*", text)
     if match is None:
         return None
     digits = match.group(1)

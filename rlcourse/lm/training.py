@@ -1,5 +1,5 @@
-"""Batches and a plain training loop for next-token prediction (used by the checkpoint script; the
-chapters write their loops out in the notebooks)."""
+"""Batches and a plain training loop for next-token prediction (used by the checkpoint script and by
+the chapters' supervised fine-tuning runs)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,20 @@ from typing import Callable
 import numpy as np
 import torch
 
+from rlcourse.reference.ch04_assistant import next_token_loss
+
 
 def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy of predicting token t+1 from tokens up to t, over positions where
-    ``loss_mask[:, t+1]`` is 1. logits (B, T, V), input_ids and loss_mask (B, T)."""
-    logits, targets, mask = logits[:, :-1], input_ids[:, 1:], loss_mask[:, 1:].float()  # shift by one
-    nll = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                            reduction="none").view_as(mask)  # (B, T-1)
-    return (nll * mask).sum() / mask.sum().clamp_min(1.0)
+    """Chapter 4's ``next_token_loss`` restricted to the tokens where ``loss_mask`` is 1 (SFT trains on
+    the assistant's reply only). logits (B, T, V), input_ids and loss_mask (B, T); 0 if nothing counts.
+
+    The tokens that do not count get cross-entropy's ``ignore_index`` (-100) as their target, so the
+    mean runs over the counted predictions only.
+    """
+    targets = input_ids.masked_fill(loss_mask == 0, -100)  # (B, T)
+    if not (targets[:, 1:] != -100).any():  # no target at all: a mean over nothing
+        return logits.sum() * 0.0
+    return next_token_loss(logits, targets)
 
 
 def pad_batch(sequences: list[list[int]], masks: list[list[int]], pad_token_id: int) -> dict[str, torch.Tensor]:

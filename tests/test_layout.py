@@ -1,0 +1,49 @@
+"""A new chapter is one obvious path: every chapter folder has every part the README's "A new chapter
+needs" list names, and nothing is registered that has no folder."""
+
+import re
+
+import pytest
+
+from autograde.book import page_settings, pages
+from autograde.specs import CHAPTERS
+from tests.conftest import REPO
+
+FOLDERS = sorted(p.name for p in (REPO / "book").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+TOC = set(re.findall(r"file:\s*(\S+)", (REPO / "_toc.yml").read_text()))
+
+
+def test_every_chapter_folder_is_a_spec_and_every_spec_a_folder():
+    assert FOLDERS and FOLDERS == sorted(CHAPTERS)
+
+
+@pytest.mark.parametrize("chapter", FOLDERS)
+def test_a_chapter_has_all_its_parts(chapter):
+    number = chapter.split("-")[0]
+    spec = CHAPTERS[chapter]
+    missing = []
+    if not spec.path.exists():
+        missing.append(f"its notebook {spec.path.relative_to(REPO)}")
+    if not list((REPO / "autograde" / "specs").glob(f"ch{number}_*.py")):
+        missing.append(f"a spec autograde/specs/ch{number}_<name>.py")
+    if not list((REPO / "solutions").glob(f"ch{number}_*.py")):
+        missing.append(f"a reference module solutions/ch{number}_<name>.py")
+    if not (REPO / "tests" / f"test_solutions_ch{number}.py").exists():
+        missing.append(f"property tests tests/test_solutions_ch{number}.py")
+    if not (REPO / "rlcourse" / "checks" / "snapshots" / f"{chapter}.json").exists():
+        missing.append("stored cases (run `python -m autograde sync`)")
+    for key, path in pages().items():
+        if key.startswith(chapter + "/"):
+            if f"book/{key}" not in TOC:
+                missing.append(f"an entry `file: book/{key}` in _toc.yml")
+            if not isinstance(page_settings(path).get("budget_s"), (int, float)):
+                missing.append(f"a time budget in {path.name}'s metadata (rlcourse: budget_s)")
+    assert not missing, f"{chapter} lacks: " + "; ".join(missing)
+
+
+def test_the_readme_lists_what_a_new_chapter_needs():
+    readme = (REPO / "README.md").read_text()
+    needs = readme[readme.index("A new chapter needs"):][:1200]
+    for part in ("book/", "_toc.yml", "solutions/", "autograde/specs/", "budget_s", "test_solutions_ch",
+                 "autograde sync"):
+        assert part in needs, part
