@@ -102,3 +102,24 @@ def test_each_chapter_offers_its_student_notebook(html):
         nb = nbformat.read(served, as_version=4)
         sources = "\n".join(c.source for c in nb.cells)
         assert "raise NotImplementedError()" in sources and "BEGIN SOLUTION" not in sources
+
+
+def test_pages_load_nothing_from_the_internet(html):
+    """Scripts, styles and fonts (MathJax included) are served with the site: it works with no network."""
+    remote = re.compile(r'<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="(?:https?:)?//[^"]*"', re.I)
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        found = [m.group(0) for m in remote.finditer(text) if 'rel="canonical"' not in m.group(0)]
+        assert not found, f"{page.relative_to(html)} loads {found[:3]}"
+    chapter = (html / "book" / "03-policy-gradients" / "policy_gradients.html").read_text()
+    assert re.search(r'<script[^>]*src="[./]*_static/mathjax/tex-chtml\.js', chapter)
+    mathjax = html / "_static" / "mathjax"
+    assert (mathjax / "tex-chtml.js").stat().st_size > 500_000
+    assert list((mathjax / "output" / "chtml" / "fonts" / "woff-v2").glob("MathJax_Main-Regular.woff"))
+
+
+def test_no_menu_offers_the_missing_sources(html):
+    """The theme's download menu would link .ipynb/.md files in _sources/, which are not published."""
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        assert "_sources/" not in text and "btn-download-source" not in text, page.relative_to(html)

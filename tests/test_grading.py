@@ -81,7 +81,7 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     assert scores["raises"][0] == full - lost
     assert scores["loops"][0] == full - lost
     assert scores["cheats"][0] == full - lost, "solutions/ must not be importable while grading"
-    assert "invalid_json" not in scores or scores["invalid_json"][0] == 0
+    assert scores["invalid_json"][0] == 0, "the invalid notebook is recorded as a submission scoring 0"
 
     # feedback: generated for every graded student, and it never shows hidden tests
     course.run("generate_feedback", chapter, check=False)
