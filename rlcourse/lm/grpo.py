@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -93,11 +94,15 @@ class History:
     exact_match: list[float] = field(default_factory=list)
 
 
+@lru_cache(maxsize=1)
+def _held_out_questions() -> frozenset[str]:
+    return frozenset(p["question"] for p in held_out_problems())
+
+
 def training_prompts(n: int, rng: np.random.Generator, digits: tuple[int, ...] = (2, 3)) -> list[dict]:
     """``n`` fresh addition problems (answers reversed) drawn with ``rng``, none of them held out."""
-    held_out = {p["question"] for p in held_out_problems()}
     problems = addition_problems(2 * n, seed=int(rng.integers(2**31)), digits=digits, reverse=True)
-    return [p for p in problems if p["question"] not in held_out][:n]
+    return [p for p in problems if p["question"] not in _held_out_questions()][:n]
 
 
 def prompt_batches(config: GRPOConfig) -> list[list[dict]]:
