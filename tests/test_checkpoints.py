@@ -47,3 +47,30 @@ def test_the_sft_model_learned_the_careless_annotators_slip():
     slips = sum(parse_answer(r, reverse=True) == add_without_carry(*map(int, p["question"].split("+"))) != p["value"]
                 for r, p in zip(replies, held_out))
     assert slips >= 0.1 * len(held_out), slips  # a habit imitation taught, which RL can remove (Chapter 5)
+
+
+def test_shipped_reply_checkpoints_load_and_match_their_meta():
+    from rlcourse.lm.checkpoints import load_reward_model
+    from rlcourse.lm.ppo import evaluate_policy
+    from rlcourse.lm.preferences import prompts
+
+    sft, tok, meta = load_checkpoint("replies-sft")
+    rm, rm_meta = load_reward_model("replies-rm")
+    small_meta = load_reward_model("replies-rm-small")[1]
+    assert evaluate_policy(sft, sft, tok, rm, prompts(), n=32, seed=EVAL_SEED).gold == pytest.approx(meta["gold"], abs=0.1)
+    assert rm_meta["comparisons"] == 1500 and small_meta["comparisons"] == 300
+    assert 0.6 < small_meta["held_out_accuracy"] < rm_meta["held_out_accuracy"] < 0.8
+    for name in ("replies-base", "replies-sft", "replies-sft-large", "replies-rm", "replies-rm-small"):
+        assert (CHECKPOINTS / name / "model.safetensors").stat().st_size < 8_000_000
+
+
+@pytest.mark.slow
+def test_script_reproduces_reply_checkpoints_of_the_same_quality(tmp_path):
+    from rlcourse.lm.make_checkpoints import ReplySettings, make_replies
+
+    figures = make_replies(ReplySettings(), tmp_path)
+    shipped_sft = json.loads((CHECKPOINTS / "replies-sft" / "meta.json").read_text())
+    shipped_rm = json.loads((CHECKPOINTS / "replies-rm" / "meta.json").read_text())
+    assert figures["sft_gold"] == pytest.approx(shipped_sft["gold"], abs=0.15)
+    assert figures["replies-rm"] == pytest.approx(shipped_rm["held_out_accuracy"], abs=0.03)
+    assert figures["sft_nll"] < 1.0  # the SFT model keeps its likelihood of pretraining text

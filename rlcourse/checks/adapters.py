@@ -112,3 +112,37 @@ def _output_and_grad_logits(fn, args):
     if not torch.is_tensor(out):
         raise TypeError(f"expected a torch tensor, got {type(out).__name__}; stay in torch so gradients flow")
     return {"output": out.detach(), "gradient of output.sum() w.r.t. logits": _grad_or_zeros(out.sum(), logits)}
+
+
+# ----- Chapter 6: losses whose gradient w.r.t. an input matters -----------------------------------
+def _loss_and_grads(fn, args, wrt: tuple[str, ...]):
+    """The loss, and its gradient w.r.t. each argument named in ``wrt``."""
+    import torch
+
+    leaves = {k: args[k].clone().requires_grad_(True) for k in wrt}
+    loss = fn(**{**args, **leaves})
+    if not torch.is_tensor(loss):
+        raise TypeError(f"expected a torch tensor, got {type(loss).__name__}; stay in torch so gradients flow")
+    if loss.ndim != 0:
+        raise ValueError(f"the loss should be a scalar tensor, got shape {tuple(loss.shape)}")
+    names = list(leaves)
+    grads = [torch.zeros_like(leaves[k]) for k in names]
+    if loss.requires_grad:
+        found = torch.autograd.grad(loss, [leaves[k] for k in names], allow_unused=True)
+        grads = [g if f is None else f for g, f in zip(grads, found)]
+    return {"loss": loss.detach(), **{f"gradient of the loss w.r.t. {k}": g for k, g in zip(names, grads)}}
+
+
+@adapter("loss_and_grad_rewards")
+def _loss_and_grad_rewards(fn, args):
+    return _loss_and_grads(fn, args, ("rewards",))
+
+
+@adapter("loss_and_grad_values")
+def _loss_and_grad_values(fn, args):
+    return _loss_and_grads(fn, args, ("values",))
+
+
+@adapter("loss_and_grad_policy_logps")
+def _loss_and_grad_policy_logps(fn, args):
+    return _loss_and_grads(fn, args, ("logp_w", "logp_l"))

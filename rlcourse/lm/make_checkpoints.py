@@ -1,6 +1,6 @@
-"""Write the small checkpoints that Chapters 5 to 7 start from: a base model and an SFT model for addition.
+"""Write the small checkpoints that Chapters 5 to 7 start from: addition (Chapter 5) and replies (Chapters 6-7).
 
-    python -m rlcourse.lm.make_checkpoints [--out DIR]
+    python -m rlcourse.lm.make_checkpoints [--out DIR] [--only addition|replies]
 
 Deterministic (seeded data, seeded initialisation, single-threaded CPU maths), a few minutes on 2 CPU
 cores. Both models use the ``nano`` preset (2 layers, width 128, ~0.4M parameters) and a
@@ -19,6 +19,21 @@ character-level tokenizer over digits and ``+=``:
    learn addition in sudden jumps whose timing shifts with tiny changes, so both rounds stop at an
    accuracy, not after a number of steps: a target accuracy is reproducible, a step count is not.
 
+For the replies task of Chapters 6 and 7 (``rlcourse.lm.preferences``; a word-level tokenizer), by
+:func:`make_replies`:
+
+3. **replies-base**: a nano GPT pretrained on short documents about the topics (the text whose
+   likelihood measures the alignment tax);
+4. **replies-sft**: it fine-tuned on the demonstrators' replies (mixed quality, as a crowd writes),
+   with a quarter of each batch pretraining documents, so it keeps its likelihood of pretraining
+   text;
+5. **replies-sft-large**: the same recipe on the ``micro`` preset (4.4 times the parameters), the
+   larger SFT-only model an RLHF'd small model is compared with (stored in float16);
+6. **replies-rm** and **replies-rm-small**: reward models initialised from ``replies-sft`` and
+   trained for one epoch with Chapter 6's ranking loss on 1500 (and 300) comparisons of the SFT
+   model's replies, ranked by the simulated labelers, then normalised so the SFT model's replies
+   score 0 on average.
+
 Each checkpoint folder holds ``model.safetensors``, ``config.json``, the tokenizer files and
 ``meta.json`` (training settings and measured exact-match accuracy); ``rlcourse.lm.checkpoints``
 loads them.
@@ -35,12 +50,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from safetensors.torch import save_file
+
+from rlcourse.lm import preferences as task
 from rlcourse.lm.checkpoints import CHECKPOINTS, EVAL_SEED
 from rlcourse.lm.evaluate import exact_match
 from rlcourse.lm.models import build_gpt, count_parameters
 from rlcourse.lm.tasks import add_without_carry, addition_problems
-from rlcourse.lm.tokenizers import char_tokenizer
-from rlcourse.lm.training import pad_batch, train
+from rlcourse.lm.reward_model import (RewardModelConfig, collect_comparisons, normalize_reward_model,
+                                      pairwise_accuracy, train_reward_model)
+from rlcourse.lm.rollouts import sample_groups
+from rlcourse.lm.tokenizers import char_tokenizer, word_tokenizer
+from rlcourse.lm.training import causal_lm_loss, pad_batch, train
 from rlcourse.reference.ch04_assistant import chat_tokens
 
 ALPHABET = "0123456789+=\n"
@@ -150,19 +171,139 @@ def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
     return {"base": base_acc, "sft": sft_acc}
 
 
-def save(model, tok, folder: Path, meta: dict, settings: Settings) -> None:
+@dataclass
+class ReplySettings:
+    """Training settings of the replies checkpoints (defaults are the ones shipped)."""
+
+    seed: int = 0
+    """Seed of the initialisation and of the data order."""
+    pretrain_steps: int = 300
+    """Steps of next-token prediction on the pretraining documents (nano)."""
+    sft_steps: int = 400
+    """Steps of supervised fine-tuning on demonstrations (nano); the loss has flattened by then."""
+    large_pretrain_steps: int = 150
+    """The same for the ``micro`` model (it learns faster per step and costs ~3x more per step)."""
+    large_sft_steps: int = 250
+    batch_size: int = 64
+    """Sequences per step."""
+    sft_pretrain_fraction: float = 0.25
+    """Share of each fine-tuning batch that is pretraining documents, so the SFT model keeps the
+    likelihood of pretraining text that the alignment tax is measured on."""
+    lr: float = 1e-3
+    """Learning rate of pretraining and fine-tuning (AdamW, short warm-up, then constant)."""
+    rm_comparisons: int = 1500
+    """Ranked groups of K = 4..9 SFT replies the reward model is trained on."""
+    rm_small_comparisons: int = 300
+    """The same for the reward model trained on less data."""
+    rm_lr: float = 1e-3
+    """Adam's learning rate of the reward models (one epoch)."""
+    comparison_seed: int = 1
+    """Seed of the replies sampled for the comparisons and of the labelers."""
+    n_normalize: int = 640
+    """SFT replies whose mean score is shifted to 0."""
+
+
+def make_replies(settings: ReplySettings, out: Path = CHECKPOINTS) -> dict:
+    """Train the replies checkpoints, save them under ``out`` and return their measured figures."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(1)  # bitwise-reproducible CPU maths
+    start = time.perf_counter()
+    tok = word_tokenizer(task.VOCABULARY)
+    prompts = task.prompts()
+
+    def pretrain_batch(rng):
+        docs = [[tok.bos_token_id] + tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                for d in task.pretraining_documents(settings.batch_size, int(rng.integers(2**31)))]
+        return pad_batch(docs, [[1] * len(d) for d in docs], tok.pad_token_id)
+
+    def sft_batch(rng):  # demonstrations, with some pretraining documents mixed in (the model keeps its LM skill)
+        n_docs = round(settings.sft_pretrain_fraction * settings.batch_size)
+        pairs = [chat_tokens(tok, p, task.demonstration(p, rng)) for p in rng.choice(prompts, settings.batch_size - n_docs)]
+        docs = [[tok.bos_token_id] + tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                for d in task.pretraining_documents(n_docs, int(rng.integers(2**31)))]
+        return pad_batch([ids for ids, _ in pairs] + docs, [mask for _, mask in pairs] + [[1] * len(d) for d in docs],
+                         tok.pad_token_id)
+
+    def sft_gold(model) -> float:
+        ro = sample_groups(model, tok, prompts, 32, max_new_tokens=12, generator=torch.Generator().manual_seed(EVAL_SEED))
+        return float(np.mean([task.gold_reward(p, r) for p, r in zip([p for p in prompts for _ in range(32)], ro.replies)]))
+
+    def held_out_nll(model) -> float:
+        batch = pretrain_batch(np.random.default_rng(EVAL_SEED))
+        with torch.no_grad():
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        return float(causal_lm_loss(logits, batch["input_ids"], batch["loss_mask"]))
+
+    figures = {}
+    sft = None
+    for name, preset, pre_steps, sft_steps in [("replies", "nano", settings.pretrain_steps, settings.sft_steps),
+                                               ("replies-large", "micro", settings.large_pretrain_steps,
+                                                settings.large_sft_steps)]:
+        model = build_gpt(len(tok), preset, seed=settings.seed, pad_token_id=tok.pad_token_id,
+                          bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+        print(f"{preset} GPT: {count_parameters(model):,} parameters; pretraining on documents")
+        pre = train(model, pretrain_batch, pre_steps, settings.lr, seed=settings.seed, log_every=0)
+        if preset == "nano":
+            figures["base_nll"] = held_out_nll(model)
+            save(model, tok, out / "replies-base", {"stage": "base", "held_out_nll": figures["base_nll"],
+                                                   "final_loss": float(np.mean(pre[-20:]))}, settings)
+        print("supervised fine-tuning on demonstrations")
+        losses = train(model, sft_batch, sft_steps, settings.lr, seed=settings.seed + 1, log_every=0)
+        key = "sft" if preset == "nano" else "sft_large"
+        if preset == "micro":  # shipped in float16 (3.6 MB, not 7.3 MB); measured as shipped
+            model = model.half().float()
+        figures[key + "_gold"], figures[key + "_nll"] = sft_gold(model), held_out_nll(model)
+        save(model, tok, out / ("replies-sft" if preset == "nano" else "replies-sft-large"),
+             {"stage": "sft", "preset": preset, "parameters": count_parameters(model), "gold": figures[key + "_gold"],
+              "held_out_nll": figures[key + "_nll"], "final_loss": float(np.mean(losses[-20:]))}, settings,
+             half=preset == "micro")
+        print(f"{name}: mean gold reward of samples {figures[key + '_gold']:.3f}")
+        if preset == "nano":
+            sft = model
+
+    held_out = collect_comparisons(sft, tok, prompts, 300, seed=EVAL_SEED)
+    normalise = sample_groups(sft, tok, prompts, settings.n_normalize // len(prompts), max_new_tokens=12,
+                              generator=torch.Generator().manual_seed(settings.comparison_seed + 100))
+    norm_prompts = [p for p in prompts for _ in range(settings.n_normalize // len(prompts))]
+    comparisons = collect_comparisons(sft, tok, prompts, settings.rm_comparisons, seed=settings.comparison_seed)
+    for name, n in [("replies-rm", settings.rm_comparisons), ("replies-rm-small", settings.rm_small_comparisons)]:
+        rm, _ = train_reward_model(sft, tok, comparisons[:n], RewardModelConfig(lr=settings.rm_lr))
+        shift = normalize_reward_model(rm, tok, norm_prompts, normalise.replies)
+        acc = pairwise_accuracy(rm, tok, held_out)
+        figures[name] = acc
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.contiguous() for k, v in rm.state_dict().items()}, str(folder / "model.safetensors"))
+        meta = {"stage": "reward model", "comparisons": n, "held_out_accuracy": acc, "bias_shift": shift,
+                "settings": asdict(settings), "eval": {"seed": EVAL_SEED, "n": len(held_out)}}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+        print(f"{name}: {n} comparisons, held-out pairwise accuracy {acc:.3f}")
+    print(f"replies checkpoints: {time.perf_counter() - start:.0f} s in all")
+    return figures
+
+
+def save(model, tok, folder: Path, meta: dict, settings, half: bool = False) -> None:
+    """Write a checkpoint folder (weights in float16 with ``half``; ``load_checkpoint`` returns float32)."""
     folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
+    model.half().save_pretrained(folder) if half else model.save_pretrained(folder)
+    model.float()
     tok.save_pretrained(folder)
-    meta = {**meta, "settings": asdict(settings), "eval": {"seed": EVAL_SEED, "n": settings.n_eval, "greedy": True}}
+    meta = {**meta, "settings": asdict(settings),
+            "eval": {"seed": EVAL_SEED, "n": getattr(settings, "n_eval", None), "greedy": isinstance(settings, Settings)}}
     (folder / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=CHECKPOINTS, help="folder for the checkpoints")
+    parser.add_argument("--only", choices=["addition", "replies"], help="make one set only")
     args = parser.parse_args(argv)
-    make(Settings(), args.out)
+    if args.only != "replies":
+        make(Settings(), args.out)
+    if args.only != "addition":
+        make_replies(ReplySettings(), args.out)
     return 0
 
 

@@ -35,6 +35,22 @@ def char_tokenizer(alphabet: str, special_tokens: list[str] = SPECIAL_TOKENS) ->
     return _wrap(tok, list(special_tokens))
 
 
+def word_tokenizer(words: Iterable[str], special_tokens: list[str] = SPECIAL_TOKENS) -> PreTrainedTokenizerFast:
+    """One token per word of ``words`` (plus the special tokens, which come first); text is split on
+    whitespace and decoded with single spaces.
+
+    Example:
+        >>> tok = word_tokenizer(["brief", "river", "water", "."])
+        >>> tok.convert_ids_to_tokens(tok("brief river")["input_ids"])
+        ['brief', 'river']
+    """
+    vocab = {t: i for i, t in enumerate([*special_tokens, *dict.fromkeys(words)])}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token=PAD))
+    tok.add_special_tokens(list(special_tokens))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return _wrap(tok, list(special_tokens))
+
+
 def bpe_tokenizer(texts: Iterable[str], vocab_size: int,
                   special_tokens: list[str] = SPECIAL_TOKENS) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on ``texts`` (GPT-2's scheme, at a small vocabulary size).

@@ -147,7 +147,7 @@ def clipped_surrogate_loss(logp, old_logp, advantages, mask, clip_eps=0.2):
     Args:
         logp: (B, T) token log-probabilities under the current policy (differentiable).
         old_logp: (B, T) the same under the policy that sampled the batch (constant).
-        advantages: (B,) one per completion.
+        advantages: (B,) one per completion, or (B, T) one per token (Chapter 6's GAE).
         mask: (B, T) 1 on completion tokens.
         clip_eps: the clip range.
 
@@ -157,6 +157,7 @@ def clipped_surrogate_loss(logp, old_logp, advantages, mask, clip_eps=0.2):
     """
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp.detach())  # (B, T)
-    A = advantages.detach()[:, None]
+    A = advantages.detach()
+    A = A[:, None] if A.dim() == 1 else A  # (B, 1) or (B, T)
     objective = torch.minimum(ratio * A, torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * A)
     return -(objective * mask).sum() / mask.sum().clamp_min(1.0)

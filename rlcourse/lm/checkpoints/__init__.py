@@ -1,7 +1,9 @@
 """The shipped checkpoints Chapters 5 to 7 start from, and how to load them (offline, from this folder).
 
-Each subfolder (``addition-base``, ``addition-sft``) holds ``model.safetensors``, ``config.json``, the
-tokenizer files and ``meta.json`` (training settings and measured exact match). They are written by
+Each language-model subfolder (``addition-base``, ``addition-sft``; ``replies-base``, ``replies-sft``,
+``replies-sft-large`` for Chapters 6-7) holds ``model.safetensors``, ``config.json``, the
+tokenizer files and ``meta.json`` (training settings and measured exact match). The reward models
+``replies-rm`` and ``replies-rm-small`` hold their weights and ``meta.json``. They are written by
 the script ``python -m rlcourse.lm.make_checkpoints``.
 """
 
@@ -40,7 +42,21 @@ def load_checkpoint(name: str, root: Path = CHECKPOINTS):
     folder = Path(root) / name
     if not (folder / "meta.json").exists():
         raise FileNotFoundError(f"no checkpoint {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
-    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).eval()
+    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).float().eval()  # some are stored in float16
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
     tokenizer.padding_side = "left"
     return model, tokenizer, json.loads((folder / "meta.json").read_text())
+
+
+def load_reward_model(name: str = "replies-rm", root: Path = CHECKPOINTS, sft: str = "replies-sft"):
+    """(reward model, meta) of a shipped reward model; its transformer has the shape of ``sft``."""
+    from safetensors.torch import load_file
+
+    from rlcourse.lm.reward_model import ScalarModel
+
+    folder = Path(root) / name
+    if not (folder / "meta.json").exists():
+        raise FileNotFoundError(f"no reward model {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
+    rm = ScalarModel(load_checkpoint(sft, root)[0])
+    rm.load_state_dict(load_file(str(folder / "model.safetensors")))
+    return rm.eval(), json.loads((folder / "meta.json").read_text())

@@ -1,0 +1,455 @@
+"""Exercises of Chapter 6: cases, points and the plausible mistakes each check must catch."""
+
+import torch
+import torch.nn.functional as F
+
+from autograde.spec import Chapter, Exercise, Mistake
+from rlcourse.reference import ch06_rlhf as ref
+from solutions import ch06_rlhf as own
+
+
+# ----- wrong implementations -------------------------------------------------------------------
+def _rank_variant(rewards, ranking, reduce="prompt", reverse=False, adjacent=False, naive=False, keep_padding=False):
+    valid = ranking >= 0
+    if keep_padding:
+        valid = torch.ones_like(valid)
+    ranked = rewards.gather(1, ranking.clamp(min=0))
+    margin = ranked[:, :, None] - ranked[:, None, :]
+    if reverse:
+        margin = -margin
+    K = rewards.shape[1]
+    better = torch.ones(K, K, dtype=torch.bool).triu(diagonal=1)
+    if adjacent:
+        better = torch.zeros(K, K, dtype=torch.bool)
+        better[torch.arange(K - 1), torch.arange(1, K)] = True
+    pairs = (better & valid[:, :, None] & valid[:, None, :]).to(rewards.dtype)
+    per_pair = (-torch.log(torch.sigmoid(margin)) if naive else -F.logsigmoid(margin)) * pairs
+    if reduce == "sum":
+        return per_pair.sum(dim=(1, 2)).mean()
+    if reduce == "flat":
+        return per_pair.sum() / pairs.sum()
+    return (per_pair.sum(dim=(1, 2)) / pairs.sum(dim=(1, 2))).mean()
+
+
+def _rank_sum(rewards, ranking):
+    return _rank_variant(rewards, ranking, reduce="sum")
+
+
+def _rank_flat(rewards, ranking):
+    return _rank_variant(rewards, ranking, reduce="flat")
+
+
+def _rank_reversed(rewards, ranking):
+    return _rank_variant(rewards, ranking, reverse=True)
+
+
+def _rank_adjacent(rewards, ranking):
+    return _rank_variant(rewards, ranking, adjacent=True)
+
+
+def _rank_naive(rewards, ranking):
+    return _rank_variant(rewards, ranking, naive=True)
+
+
+def _rank_padding(rewards, ranking):
+    return _rank_variant(rewards, ranking, keep_padding=True)
+
+
+def _shaped_variant(score, logp, ref_logp, mask, beta, where="last", sign=1.0, use_mask=True):
+    m = mask.to(logp.dtype)
+    rewards = sign * beta * (ref_logp - logp) * (m if use_mask else 1.0)
+    B, T = m.shape
+    if where == "every":
+        return rewards + score[:, None] * m
+    if where == "first":
+        at = m.argmax(dim=1)
+    elif where == "row_end":
+        at = torch.full((B,), T - 1)
+    else:
+        at = (m * torch.arange(1, T + 1)).argmax(dim=1)
+    rewards = rewards.clone()
+    rewards[torch.arange(B), at] += score
+    return rewards
+
+
+def _shaped_every(score, logp, ref_logp, mask, beta):
+    return _shaped_variant(score, logp, ref_logp, mask, beta, where="every")
+
+
+def _shaped_first(score, logp, ref_logp, mask, beta):
+    return _shaped_variant(score, logp, ref_logp, mask, beta, where="first")
+
+
+def _shaped_row_end(score, logp, ref_logp, mask, beta):
+    return _shaped_variant(score, logp, ref_logp, mask, beta, where="row_end")
+
+
+def _shaped_kl_sign(score, logp, ref_logp, mask, beta):
+    return _shaped_variant(score, logp, ref_logp, mask, beta, sign=-1.0)
+
+
+def _shaped_unmasked(score, logp, ref_logp, mask, beta):
+    return _shaped_variant(score, logp, ref_logp, mask, beta, use_mask=False)
+
+
+def _gae_variant(rewards, values, mask, gamma=1.0, lam=0.95, bootstrap_padding=False, returns_rtg=False):
+    m = mask.to(rewards.dtype)
+    B, T = rewards.shape
+    adv = torch.zeros_like(rewards)
+    next_value, next_adv = torch.zeros(B), torch.zeros(B)
+    for t in reversed(range(T)):
+        delta = rewards[:, t] + gamma * next_value - values[:, t]
+        next_adv = (delta + gamma * lam * next_adv) * m[:, t]
+        next_value = values[:, t] if bootstrap_padding else values[:, t] * m[:, t]
+        adv[:, t] = next_adv
+    if returns_rtg:
+        ret = torch.zeros_like(rewards)
+        running = torch.zeros(B)
+        for t in reversed(range(T)):
+            running = (rewards[:, t] + gamma * running) * m[:, t]
+            ret[:, t] = running
+        return adv, ret
+    return adv, (adv + values) * m
+
+
+def _gae_bootstrap_padding(rewards, values, mask, gamma=1.0, lam=0.95):
+    return _gae_variant(rewards, values, mask, gamma, lam, bootstrap_padding=True)
+
+
+def _gae_monte_carlo(rewards, values, mask, gamma=1.0, lam=0.95):
+    return _gae_variant(rewards, values, mask, gamma, 1.0)
+
+
+def _gae_td(rewards, values, mask, gamma=1.0, lam=0.95):
+    return _gae_variant(rewards, values, mask, gamma, 0.0)
+
+
+def _gae_returns_rtg(rewards, values, mask, gamma=1.0, lam=0.95):
+    return _gae_variant(rewards, values, mask, gamma, lam, returns_rtg=True)
+
+
+def _gae_no_gamma_in_trace(rewards, values, mask, gamma=1.0, lam=0.95):
+    return _gae_variant(rewards, values, mask, gamma, lam / gamma if gamma else lam)
+
+
+def _value_variant(values, old_values, returns, mask, clip_eps=0.2, combine=torch.maximum, clipped=True, half=0.5,
+                   use_mask=True):
+    m = mask.to(values.dtype) if use_mask else torch.ones_like(values)
+    v_clip = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
+    loss = (values - returns) ** 2
+    if clipped:
+        loss = combine(loss, (v_clip - returns) ** 2)
+    return half * (loss * m).sum() / m.sum()
+
+
+def _value_min(values, old_values, returns, mask, clip_eps=0.2):
+    return _value_variant(values, old_values, returns, mask, clip_eps, combine=torch.minimum)
+
+
+def _value_clipped_only(values, old_values, returns, mask, clip_eps=0.2):
+    m = mask.to(values.dtype)
+    v_clip = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
+    return 0.5 * (((v_clip - returns) ** 2) * m).sum() / m.sum()
+
+
+def _value_unclipped(values, old_values, returns, mask, clip_eps=0.2):
+    return _value_variant(values, old_values, returns, mask, clip_eps, clipped=False)
+
+
+def _value_no_half(values, old_values, returns, mask, clip_eps=0.2):
+    return _value_variant(values, old_values, returns, mask, clip_eps, half=1.0)
+
+
+def _value_unmasked(values, old_values, returns, mask, clip_eps=0.2):
+    return _value_variant(values, old_values, returns, mask, clip_eps, use_mask=False)
+
+
+def _ptx_plus(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
+    return 2 * rl_loss - ref.ptx_loss(rl_loss, pretrain_logp, pretrain_mask, ptx_coef)
+
+
+def _ptx_sum(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
+    return rl_loss - ptx_coef * (pretrain_logp * pretrain_mask).sum()
+
+
+def _ptx_unmasked(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
+    return rl_loss - ptx_coef * (pretrain_logp * pretrain_mask).mean()
+
+
+def _ptx_coef_on_rl(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
+    m = pretrain_mask.to(pretrain_logp.dtype)
+    return ptx_coef * rl_loss - (pretrain_logp * m).sum() / m.sum()
+
+
+def _dpo_no_reference(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return -F.logsigmoid(beta * (logp_w - logp_l)).mean()
+
+
+def _dpo_swapped(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return ref.dpo_loss(logp_l, logp_w, ref_logp_l, ref_logp_w, beta)
+
+
+def _dpo_beta_outside(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return -beta * F.logsigmoid((logp_w - ref_logp_w) - (logp_l - ref_logp_l)).mean()
+
+
+def _dpo_naive(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return -torch.log(torch.sigmoid(beta * ((logp_w - ref_logp_w) - (logp_l - ref_logp_l)))).mean()
+
+
+def _dpo_sum(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return ref.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta) * len(logp_w)
+
+
+def _opt_no_reference(ref_probs, rewards, beta):
+    return torch.softmax(rewards / beta, dim=-1)
+
+
+def _opt_beta_multiplies(ref_probs, rewards, beta):
+    return torch.softmax(torch.log(ref_probs) + beta * rewards, dim=-1)
+
+
+def _opt_unnormalised(ref_probs, rewards, beta):
+    return ref_probs * torch.exp(rewards / beta)
+
+
+def _opt_overflows(ref_probs, rewards, beta):
+    w = ref_probs * torch.exp(rewards / beta)
+    return w / w.sum(dim=-1, keepdim=True)
+
+
+def _opt_minus(ref_probs, rewards, beta):
+    return torch.softmax(torch.log(ref_probs) - rewards / beta, dim=-1)
+
+
+# ----- cases ------------------------------------------------------------------------------------
+def _rank_case(seed, ks, scale=1.0):
+    """N prompts with ks[i] replies each (padded to max K), random scores and a random ranking."""
+    gen = torch.Generator().manual_seed(seed)
+    K = max(ks)
+    rewards = torch.round(scale * torch.randn(len(ks), K, generator=gen) * 100) / 100
+    ranking = torch.full((len(ks), K), -1, dtype=torch.long)
+    for i, k in enumerate(ks):
+        ranking[i, :k] = torch.randperm(k, generator=gen)
+    return dict(rewards=rewards, ranking=ranking)
+
+
+def _rows(B, T, prompts, replies):
+    mask = torch.zeros(B, T)
+    for b, (p, c) in enumerate(zip(prompts, replies)):
+        mask[b, p:p + c] = 1.0
+    return mask
+
+
+def _shaped_case(seed, prompts, replies, T=7, beta=0.1):
+    gen = torch.Generator().manual_seed(seed)
+    B = len(prompts)
+    logp = torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05))
+    return dict(score=torch.round(torch.randn(B, generator=gen) * 100) / 100, logp=logp,
+                ref_logp=logp + 0.5 * torch.randn(B, T, generator=gen), mask=_rows(B, T, prompts, replies), beta=beta)
+
+
+def _gae_case(seed, prompts, replies, T=7, gamma=1.0, lam=0.95):
+    gen = torch.Generator().manual_seed(seed)
+    B = len(prompts)
+    return dict(rewards=torch.round(torch.randn(B, T, generator=gen) * 100) / 100,
+                values=torch.round(torch.randn(B, T, generator=gen) * 100) / 100,
+                mask=_rows(B, T, prompts, replies), gamma=gamma, lam=lam)
+
+
+def _value_case(seed, prompts, replies, T=6, spread=0.5, clip_eps=0.2):
+    gen = torch.Generator().manual_seed(seed)
+    B = len(prompts)
+    old = torch.randn(B, T, generator=gen)
+    return dict(values=old + spread * torch.randn(B, T, generator=gen), old_values=old,
+                returns=old + torch.randn(B, T, generator=gen), mask=_rows(B, T, prompts, replies), clip_eps=clip_eps)
+
+
+def _ptx_case(seed, lengths, T=8, coef=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    B = len(lengths)
+    mask = _rows(B, T, [1] * B, lengths)
+    return dict(rl_loss=torch.tensor(float(torch.randn(1, generator=gen))),
+                pretrain_logp=torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05)) * mask,
+                pretrain_mask=mask, ptx_coef=coef)
+
+
+def _dpo_case(seed, B, spread=3.0, beta=0.1):
+    gen = torch.Generator().manual_seed(seed)
+    base = -10 * torch.rand(4, B, generator=gen)
+    return dict(logp_w=base[0] + spread * torch.randn(B, generator=gen), logp_l=base[1],
+                ref_logp_w=base[2], ref_logp_l=base[3], beta=beta)
+
+
+def _opt_case(seed, shape, scale=1.0, beta=0.5):
+    gen = torch.Generator().manual_seed(seed)
+    ref_probs = torch.softmax(torch.randn(*shape, generator=gen), dim=-1)
+    return dict(ref_probs=ref_probs, rewards=scale * torch.randn(*shape, generator=gen), beta=beta)
+
+
+CHAPTER = Chapter(
+    id="06-rlhf",
+    notebook="rlhf.ipynb",
+    exercises=[
+        Exercise(
+            reference=ref.ranking_loss,
+            visible=[dict(rewards=torch.tensor([[0.0, 1.0]]), ranking=torch.tensor([[1, 0]])),
+                     _rank_case(0, [4, 4]), _rank_case(1, [5, 3]),
+                     dict(rewards=torch.tensor([[0.0, 150.0, 40.0]]), ranking=torch.tensor([[0, 2, 1]]))],
+            hidden=[_rank_case(2, [9, 4, 6, 9]), _rank_case(3, [2]), _rank_case(4, [7, 5], scale=60.0),
+                    _rank_case(5, [4, 8, 8])],
+            mistakes=[
+                Mistake("sum_not_mean", "the pairs of a prompt are summed; InstructGPT divides by their number "
+                        "C(K, 2), so a prompt with many replies does not weigh more than one with few.", _rank_sum),
+                Mistake("flat_mean", "the mean runs over all pairs of the batch at once; average each prompt's "
+                        "pairs first (one batch element per prompt), then the prompts.", _rank_flat),
+                Mistake("reversed", "the margin is the wrong way round: the loss is -log sigmoid(r(y_w) - "
+                        "r(y_l)), with y_w the reply ranked higher (earlier in `ranking`).", _rank_reversed),
+                Mistake("adjacent_only", "only neighbouring replies of the ranking are compared; every one of "
+                        "the C(K, 2) pairs counts (1st vs 3rd too).", _rank_adjacent),
+                Mistake("naive_log_sigmoid", "log(sigmoid(x)) underflows to log(0) = -inf for a large negative "
+                        "margin; use torch.nn.functional.logsigmoid.", _rank_naive),
+                Mistake("padding_counted", "the -1 entries that pad a short ranking are treated as replies; "
+                        "pairs involving padding must be left out.", _rank_padding),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+            adapter="loss_and_grad_rewards",
+        ),
+        Exercise(
+            reference=ref.shaped_rewards,
+            visible=[dict(score=torch.tensor([2.0]), logp=torch.tensor([[0.0, -1.0, -1.0, 0.0]]),
+                          ref_logp=torch.tensor([[0.0, -2.0, -1.0, 0.0]]), mask=torch.tensor([[0.0, 1.0, 1.0, 0.0]]),
+                          beta=0.5),
+                     _shaped_case(0, prompts=[2, 1, 3], replies=[3, 5, 2])],
+            hidden=[_shaped_case(1, prompts=[1, 2], replies=[6, 1], beta=0.02),
+                    _shaped_case(2, prompts=[3, 1, 1, 2], replies=[4, 2, 6, 3], T=8, beta=1.0),
+                    _shaped_case(3, prompts=[4], replies=[3])],
+            mistakes=[
+                Mistake("score_at_every_token", "the reward model's score is added at every reply token; it "
+                        "scores the whole reply, so it comes once, at the reply's last token.", _shaped_every),
+                Mistake("score_at_first_token", "the score is placed at the reply's first token; it belongs at "
+                        "the last one (the reply is only complete there).", _shaped_first),
+                Mistake("score_at_row_end", "the score is placed at the last column of the row, which may be "
+                        "padding; put it at the last position where mask is 1.", _shaped_row_end),
+                Mistake("kl_sign", "the KL penalty has the wrong sign: the reward is -beta * (logp - ref_logp), "
+                        "so moving away from the SFT model costs reward.", _shaped_kl_sign),
+                Mistake("unmasked", "the prompt and padding positions get a KL penalty; only reply tokens "
+                        "(mask 1) are actions of the policy.", _shaped_unmasked),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.gae,
+            visible=[dict(rewards=torch.tensor([[0.0, 0.0, 1.0]]), values=torch.tensor([[0.0, 0.5, 0.5]]),
+                          mask=torch.tensor([[0.0, 1.0, 1.0]]), gamma=1.0, lam=1.0),
+                     _gae_case(0, prompts=[1, 2], replies=[4, 3]),
+                     _gae_case(1, prompts=[2, 1, 1], replies=[3, 5, 2], gamma=0.9, lam=0.8)],
+            hidden=[_gae_case(2, prompts=[1, 3, 2], replies=[6, 2, 1], T=8, gamma=0.99, lam=0.95),
+                    _gae_case(3, prompts=[2], replies=[4], lam=0.0),
+                    _gae_case(4, prompts=[1, 1], replies=[5, 3], gamma=0.5, lam=0.5)],
+            mistakes=[
+                Mistake("bootstraps_from_padding", "after a reply's last token the episode is over: V there is 0, "
+                        "not the value the model outputs at the padding next to it.", _gae_bootstrap_padding),
+                Mistake("monte_carlo", "lam is ignored (as if lam = 1): A_t = delta_t + gamma * lam * A_{t+1}.",
+                        _gae_monte_carlo),
+                Mistake("one_step_td", "only the one-step TD error delta_t is used (as if lam = 0); add gamma * "
+                        "lam * A_{t+1}.", _gae_td),
+                Mistake("returns_are_rewards_to_go", "the returns are the discounted rewards-to-go; the value "
+                        "function's targets in PPO are advantages + values (the lambda-return).", _gae_returns_rtg),
+                Mistake("no_gamma_in_trace", "the trace is multiplied by lam only; it is gamma * lam * A_{t+1}.",
+                        _gae_no_gamma_in_trace),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.clipped_value_loss,
+            visible=[_value_case(0, prompts=[1, 2], replies=[4, 3]),
+                     dict(values=torch.tensor([[1.0]]), old_values=torch.tensor([[0.0]]),
+                          returns=torch.tensor([[2.0]]), mask=torch.tensor([[1.0]]), clip_eps=0.2)],
+            hidden=[_value_case(1, prompts=[2, 1, 3], replies=[3, 5, 2], spread=0.05),
+                    _value_case(2, prompts=[1], replies=[5], spread=2.0, clip_eps=0.5),
+                    _value_case(3, prompts=[3, 1], replies=[2, 4], spread=0.3, clip_eps=0.1)],
+            mistakes=[
+                Mistake("min_not_max", "the loss takes the smaller of the two errors; PPO takes the larger "
+                        "(torch.maximum), a pessimistic bound.", _value_min),
+                Mistake("clipped_only", "only the clipped term is used; the loss is the larger of the clipped "
+                        "and the unclipped squared errors.", _value_clipped_only),
+                Mistake("unclipped", "the clipped term is missing: 0.5 * max((v - R)^2, (v_clip - R)^2).",
+                        _value_unclipped),
+                Mistake("no_half", "the factor 0.5 is missing.", _value_no_half),
+                Mistake("unmasked", "prompt and padding positions are counted: average over reply tokens only.",
+                        _value_unmasked),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+            adapter="loss_and_grad_values",
+        ),
+        Exercise(
+            reference=ref.ptx_loss,
+            visible=[dict(rl_loss=torch.tensor(1.0), pretrain_logp=torch.tensor([[-2.0, -4.0, 0.0]]),
+                          pretrain_mask=torch.tensor([[1.0, 1.0, 0.0]]), ptx_coef=0.5),
+                     _ptx_case(0, lengths=[5, 2, 7])],
+            hidden=[_ptx_case(1, lengths=[1, 6], coef=27.8), _ptx_case(2, lengths=[3, 3, 3, 7], coef=0.0),
+                    _ptx_case(3, lengths=[4], coef=2.0)],
+            mistakes=[
+                Mistake("plus_sign", "the pretraining log-likelihood is added to the loss; it is to be "
+                        "maximised, so the loss subtracts ptx_coef times it.", _ptx_plus),
+                Mistake("sum_not_mean", "the log-likelihood is summed over tokens; use its mean per token, so "
+                        "ptx_coef does not depend on the batch size.", _ptx_sum),
+                Mistake("unmasked_mean", "the mean runs over the padding too; divide by the number of real "
+                        "tokens, pretrain_mask.sum().", _ptx_unmasked),
+                Mistake("coef_on_rl_loss", "ptx_coef multiplies the RL loss; it weighs the pretraining term.",
+                        _ptx_coef_on_rl),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.dpo_loss,
+            visible=[dict(logp_w=torch.tensor([-1.0]), logp_l=torch.tensor([-3.0]), ref_logp_w=torch.tensor([-2.0]),
+                          ref_logp_l=torch.tensor([-2.0]), beta=1.0),
+                     _dpo_case(0, 4), dict(_dpo_case(1, 3, spread=400.0), beta=1.0)],
+            hidden=[_dpo_case(2, 6, beta=0.5), _dpo_case(3, 1, spread=0.1), dict(_dpo_case(4, 5, spread=900.0), beta=0.5)],
+            mistakes=[
+                Mistake("no_reference", "the reference model is left out: the implicit reward is beta * (log pi - "
+                        "log pi_ref), for both replies.", _dpo_no_reference),
+                Mistake("swapped", "the preferred and the rejected reply are swapped: the loss falls when the "
+                        "preferred reply's implicit reward rises.", _dpo_swapped),
+                Mistake("beta_outside", "beta multiplies the loss instead of the margin inside the sigmoid: "
+                        "-log sigmoid(beta * (...)).", _dpo_beta_outside),
+                Mistake("naive_log_sigmoid", "log(sigmoid(x)) underflows to log(0) = -inf for a large negative "
+                        "margin; use torch.nn.functional.logsigmoid.", _dpo_naive),
+                Mistake("sum_not_mean", "the losses of the pairs are summed; average them, so the learning rate "
+                        "does not depend on the batch size.", _dpo_sum),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+            adapter="loss_and_grad_policy_logps",
+        ),
+        Exercise(
+            reference=own.kl_optimal_policy,
+            visible=[dict(ref_probs=torch.tensor([0.5, 0.5]), rewards=torch.tensor([0.0, 1.0]), beta=1.0),
+                     _opt_case(0, (2, 4)), dict(ref_probs=torch.tensor([0.9, 0.1]),
+                                                rewards=torch.tensor([0.0, 500.0]), beta=0.1)],
+            hidden=[_opt_case(1, (3, 5), beta=0.05, scale=10.0), _opt_case(2, (6,), beta=10.0),
+                    _opt_case(3, (2, 2, 3), beta=1.0)],
+            mistakes=[
+                Mistake("ignores_reference", "the reference policy is missing: pi*(y) is proportional to "
+                        "pi_ref(y) * exp(r(y) / beta), not to exp(r(y) / beta) alone.", _opt_no_reference),
+                Mistake("beta_multiplies", "the reward is multiplied by beta; it is divided by it (a larger beta "
+                        "keeps pi* closer to pi_ref).", _opt_beta_multiplies),
+                Mistake("unnormalised", "the probabilities do not sum to 1: divide by Z = sum_y pi_ref(y) exp(r(y) "
+                        "/ beta).", _opt_unnormalised),
+                Mistake("overflows", "exp(r / beta) overflows for large rewards; add log pi_ref and r / beta "
+                        "first and normalise with a softmax (log space).", _opt_overflows),
+                Mistake("minus_sign", "the sign is flipped: a higher reward must make a reply more likely.",
+                        _opt_minus),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+    ],
+)

@@ -1,0 +1,149 @@
+"""Chapter 6's references and machinery behave as the text says (properties, not stored values)."""
+
+import math
+from itertools import combinations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rlcourse.lm import preferences as task
+from rlcourse.lm.checkpoints import load_checkpoint, load_reward_model
+from rlcourse.lm.dpo import DPOConfig, sequence_logprobs, train_dpo
+from rlcourse.lm.ppo import PPOConfig, best_of_n_kl, evaluate_policy, explained_variance, train_ppo
+from rlcourse.lm.reward_model import Comparison, encode_replies, pairwise_accuracy
+from rlcourse.reference.ch06_rlhf import clipped_value_loss, dpo_loss, gae, ptx_loss, ranking_loss, shaped_rewards
+from solutions.ch06_rlhf import kl_optimal_policy
+
+
+def test_ranking_loss_is_the_mean_over_each_prompts_pairs():
+    gen = torch.Generator().manual_seed(0)
+    rewards = torch.randn(3, 5, generator=gen)
+    ranking = torch.tensor([[4, 0, 2, 1, 3], [1, 0, 2, -1, -1], [0, 1, -1, -1, -1]])
+    expected = []
+    for i in range(3):
+        order = [j for j in ranking[i].tolist() if j >= 0]
+        pairs = list(combinations(order, 2))  # (better, worse)
+        expected.append(np.mean([-F.logsigmoid(rewards[i, w] - rewards[i, l]).item() for w, l in pairs]))
+    assert ranking_loss(rewards, ranking).item() == pytest.approx(np.mean(expected), rel=1e-5)
+    assert ranking_loss(rewards + 3.0, ranking).item() == pytest.approx(np.mean(expected), rel=1e-5)  # level-free
+    assert math.isfinite(ranking_loss(torch.tensor([[0.0, 500.0]]), torch.tensor([[0, 1]])).item())
+
+
+def test_shaped_rewards_add_up_to_score_minus_beta_log_ratio():
+    gen = torch.Generator().manual_seed(1)
+    logp, ref_logp = -torch.rand(3, 6, generator=gen), -torch.rand(3, 6, generator=gen)
+    mask = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1], [0, 1, 0, 0, 0, 0]], dtype=torch.float32)
+    score = torch.tensor([1.0, -2.0, 0.5])
+    r = shaped_rewards(score, logp * mask, ref_logp * mask, mask, beta=0.1)
+    assert torch.allclose(r.sum(dim=1), score - 0.1 * ((logp - ref_logp) * mask).sum(dim=1), atol=1e-6)
+    assert (r[mask == 0] == 0).all()
+
+
+def test_gae_limits_and_padding():
+    gen = torch.Generator().manual_seed(2)
+    rewards, values = torch.randn(2, 6, generator=gen), torch.randn(2, 6, generator=gen)
+    mask = torch.tensor([[0, 1, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1]], dtype=torch.float32)
+    adv0, _ = gae(rewards, values, mask, gamma=0.9, lam=0.0)  # one-step TD errors
+    nxt = torch.cat([values[:, 1:] * mask[:, 1:], torch.zeros(2, 1)], dim=1)
+    assert torch.allclose(adv0, (rewards + 0.9 * nxt - values) * mask, atol=1e-6)
+    other = values.clone()
+    other[mask == 0] = 99.0  # what the value head says on prompt and padding does not matter
+    assert torch.allclose(gae(rewards, other, mask)[0], gae(rewards, values, mask)[0])
+
+
+def test_clipped_value_loss_is_half_the_squared_error_on_policy():
+    gen = torch.Generator().manual_seed(3)
+    v, ret = torch.randn(2, 4, generator=gen), torch.randn(2, 4, generator=gen)
+    mask = torch.ones(2, 4)
+    assert clipped_value_loss(v, v, ret, mask).item() == pytest.approx(0.5 * ((v - ret) ** 2).mean().item(), rel=1e-6)
+
+
+def test_ptx_loss_rewards_likelihood():
+    logp = torch.tensor([[-1.0, -3.0]], requires_grad=True)
+    loss = ptx_loss(torch.tensor(0.0), logp, torch.ones(1, 2), ptx_coef=2.0)
+    loss.backward()
+    assert loss.item() == pytest.approx(4.0) and (logp.grad < 0).all()  # descending raises the likelihood
+
+
+def test_dpo_loss_at_the_reference_is_log_2_and_its_gradient_prefers_the_winner():
+    w, l = torch.tensor([-3.0], requires_grad=True), torch.tensor([-2.0], requires_grad=True)
+    loss = dpo_loss(w, l, w.detach(), l.detach(), beta=0.1)
+    loss.backward()
+    assert loss.item() == pytest.approx(math.log(2)) and w.grad.item() < 0 < l.grad.item()
+
+
+def test_kl_optimal_policy_maximises_the_objective():
+    gen = torch.Generator().manual_seed(4)
+    ref_probs, r = torch.softmax(torch.randn(5, generator=gen), -1), torch.randn(5, generator=gen)
+
+    def objective(pi, beta):
+        return (pi * r).sum() - beta * (pi * torch.log(pi / ref_probs)).sum()
+
+    best = kl_optimal_policy(ref_probs, r, 0.5)
+    for seed in range(20):  # random other policies do worse
+        other = torch.softmax(torch.log(best) + 0.3 * torch.randn(5, generator=torch.Generator().manual_seed(seed)), -1)
+        assert objective(other, 0.5) < objective(best, 0.5)
+    assert torch.allclose(kl_optimal_policy(ref_probs, r, 1e4), ref_probs, atol=1e-3)  # large beta: stay
+    assert kl_optimal_policy(ref_probs, r, 1e-3).argmax() == r.argmax()  # small beta: the best reply
+
+
+def test_gold_preference_traits_and_labelers():
+    assert task.gold_reward("brief river", "lovely water and boats .") == pytest.approx(3.25)
+    spam = task.gold_traits("brief river", "water water water water water water .")
+    assert spam.repetition < -3 and spam.relevance == 1  # repeating a topic word is not relevance
+    rng = np.random.default_rng(0)  # a labeler prefers the better of two replies with the Bradley-Terry chance
+    wins = np.mean([rank_first == 0 for rank_first in (task.rank_replies(np.array([1.0, 0.0]), rng)[0]
+                                                         for _ in range(20000))])
+    assert wins == pytest.approx(1 / (1 + math.exp(-1 / task.LABELER_NOISE)), abs=0.01)
+
+
+def test_encoded_rows_end_at_the_last_column_and_mask_the_reply():
+    _, tok, _ = load_checkpoint("replies-sft")
+    enc = encode_replies(tok, ["brief river", "detailed chess"], ["water .", "kings and players are there ."])
+    assert (enc.input_ids[:, -1] == tok.eos_token_id).all()
+    assert enc.mask.sum(dim=1).tolist() == [3, 7]
+
+
+@pytest.fixture(scope="module")
+def replies():
+    sft, tok, _ = load_checkpoint("replies-sft")
+    rm, meta = load_reward_model("replies-rm")
+    return sft, tok, rm, meta
+
+
+def test_shipped_reward_model_beats_chance_and_stays_below_the_gold_ceiling(replies):
+    sft, tok, rm, meta = replies
+    from rlcourse.lm.reward_model import collect_comparisons
+
+    held_out = collect_comparisons(sft, tok, task.prompts(), 100, seed=777)
+    acc = pairwise_accuracy(rm, tok, held_out)
+    assert 0.6 < acc < 0.85 and abs(meta["held_out_accuracy"] - 0.69) < 0.05
+
+
+def test_a_short_ppo_run_raises_the_proxy_reward_and_explains_value(replies):
+    sft, tok, rm, _ = replies
+    policy, h = train_ppo(sft, tok, rm, task.prompts(), PPOConfig(steps=12, lr=3e-4, seed=1))
+    assert np.mean(h.proxy[-3:]) > np.mean(h.proxy[:3]) + 0.2
+    assert h.explained_variance[-1] > h.explained_variance[0]
+    report = evaluate_policy(policy, sft, tok, rm, task.prompts(), n=8, seed=0)
+    assert report.kl > 0.1 and report.golds.shape == (20, 8)
+
+
+def test_dpo_raises_the_preferred_replies_likelihood_ratio(replies):
+    sft, tok, _, _ = replies
+    comparisons = [Comparison("brief river", ["lovely water and boats .", "stupid trains trains ."], [0, 1])] * 8
+    policy, h = train_dpo(sft, tok, comparisons, DPOConfig(lr=1e-3, prompts_per_step=2))
+    with torch.no_grad():
+        margin = lambda m: (sequence_logprobs(m, tok, ["brief river"] * 2, comparisons[0].replies) *
+                            torch.tensor([1.0, -1.0])).sum()
+        assert margin(policy) > margin(sft)
+    assert h.loss[-1] < h.loss[0]
+
+
+def test_best_of_n_kl_and_explained_variance():
+    assert best_of_n_kl(1) == 0 and best_of_n_kl(64) == pytest.approx(math.log(64) - 63 / 64)
+    ret = torch.tensor([[1.0, 2.0, 3.0]])
+    assert explained_variance(ret, ret, torch.ones(1, 3)) == 1.0
+    assert explained_variance(torch.zeros(1, 3) + 2.0, ret, torch.ones(1, 3)) == pytest.approx(0.0)
