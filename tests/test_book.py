@@ -64,6 +64,21 @@ def test_pages_without_exercises_show_their_measurements(html):
     assert len(measured) == 5 and "<img" in page, measured
 
 
+CHAPTER_6_MEASUREMENTS = {  # a line each page prints from its own run (a page whose cell failed has none)
+    "reward_model": r"held-out pairwise accuracy: reward model 0\.\d{3} \| another labeler 0\.\d{3}",
+    "ppo": r"gold gain: mean \+\d\.\d{3}, smallest \+\d\.\d{3}",
+    "overoptimisation": r"best-of-n alpha -?\d\.\d{3}, beta \d\.\d{3}",
+    "alignment_tax": r"the tax: \+\d\.\d{3} nats per token",
+    "scale_and_dpo": r"small RLHF beats large SFT in \d+\.\d%",
+}
+
+
+@pytest.mark.parametrize("page", sorted(CHAPTER_6_MEASUREMENTS))
+def test_chapter_6_pages_show_their_measurements(html, page):
+    text = (html / "book" / "06-rlhf" / f"{page}.html").read_text()
+    assert re.search(CHAPTER_6_MEASUREMENTS[page], text) and "<img" in text, page
+
+
 def test_no_solution_code_in_html(html):
     text = all_text(html)
     for chapter in CHAPTERS.values():
