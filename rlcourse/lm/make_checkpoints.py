@@ -61,7 +61,7 @@ from rlcourse.lm.reward_model import (RewardModelConfig, collect_comparisons, no
                                       pairwise_accuracy, train_reward_model)
 from rlcourse.lm.rollouts import sample_groups
 from rlcourse.lm.tokenizers import char_tokenizer, word_tokenizer
-from rlcourse.lm.training import causal_lm_loss, pad_batch, train
+from rlcourse.lm.training import causal_lm_loss, document_tokens, pad_batch, train
 from rlcourse.reference.ch04_assistant import chat_tokens
 
 ALPHABET = "0123456789+=\n"
@@ -128,7 +128,7 @@ def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
         docs = []
         for _ in range(settings.batch_size):
             lines = "\n".join(f"{p['question']}={p['answer']}" for p in fresh(settings.pretrain_lines, rng))
-            docs.append([tok.bos_token_id] + tok(lines, add_special_tokens=False)["input_ids"] + [tok.eos_token_id])
+            docs.append(document_tokens(tok, lines))
         return pad_batch(docs, [[1] * len(d) for d in docs], tok.pad_token_id)
 
     def demonstration(p: dict, rng: np.random.Generator, slips: float) -> str:
@@ -214,15 +214,13 @@ def make_replies(settings: ReplySettings, out: Path = CHECKPOINTS) -> dict:
     prompts = task.prompts()
 
     def pretrain_batch(rng):
-        docs = [[tok.bos_token_id] + tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                for d in task.pretraining_documents(settings.batch_size, int(rng.integers(2**31)))]
+        docs = [document_tokens(tok, d) for d in task.pretraining_documents(settings.batch_size, int(rng.integers(2**31)))]
         return pad_batch(docs, [[1] * len(d) for d in docs], tok.pad_token_id)
 
     def sft_batch(rng):  # demonstrations, with some pretraining documents mixed in (the model keeps its LM skill)
         n_docs = round(settings.sft_pretrain_fraction * settings.batch_size)
         pairs = [chat_tokens(tok, p, task.demonstration(p, rng)) for p in rng.choice(prompts, settings.batch_size - n_docs)]
-        docs = [[tok.bos_token_id] + tok(d, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                for d in task.pretraining_documents(n_docs, int(rng.integers(2**31)))]
+        docs = [document_tokens(tok, d) for d in task.pretraining_documents(n_docs, int(rng.integers(2**31)))]
         return pad_batch([ids for ids, _ in pairs] + docs, [mask for _, mask in pairs] + [[1] * len(d) for d in docs],
                          tok.pad_token_id)
 

@@ -35,7 +35,7 @@ import torch
 from rlcourse.lm.preferences import gold_reward, pretraining_documents
 from rlcourse.lm.reward_model import ScalarModel, encode_replies
 from rlcourse.lm.rollouts import sample_groups
-from rlcourse.lm.training import pad_batch
+from rlcourse.lm.training import document_tokens, pad_batch
 
 
 @dataclass
@@ -121,8 +121,7 @@ class PPOHistory:
 
 def pretraining_batch(tokenizer, n: int, seed: int) -> dict:
     """``n`` pretraining documents as padded rows (``loss_mask`` 1 on every real token)."""
-    docs = [[tokenizer.bos_token_id] + tokenizer(d, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-            for d in pretraining_documents(n, seed)]
+    docs = [document_tokens(tokenizer, d) for d in pretraining_documents(n, seed)]
     return pad_batch(docs, [[1] * len(d) for d in docs], tokenizer.pad_token_id)
 
 

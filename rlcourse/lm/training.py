@@ -24,6 +24,11 @@ def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: tor
     return next_token_loss(logits, targets)
 
 
+def document_tokens(tokenizer, text: str) -> list[int]:
+    """``<|bos|>`` + the text's tokens + ``<|eos|>``: a pretraining document, whose every token is trained."""
+    return [tokenizer.bos_token_id] + tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+
+
 def pad_batch(sequences: list[list[int]], masks: list[list[int]], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Right-pad token lists into (B, T) tensors: input_ids, attention_mask and loss_mask."""
     T = max(len(s) for s in sequences)
