@@ -181,9 +181,9 @@ class ReplySettings:
     """Steps of next-token prediction on the pretraining documents (nano)."""
     sft_steps: int = 400
     """Steps of supervised fine-tuning on demonstrations (nano); the loss has flattened by then."""
-    large_pretrain_steps: int = 150
+    large_pretrain_steps: int = 120
     """The same for the ``micro`` model (it learns faster per step and costs ~3x more per step)."""
-    large_sft_steps: int = 250
+    large_sft_steps: int = 200
     batch_size: int = 64
     """Sequences per step."""
     sft_pretrain_fraction: float = 0.25
