@@ -3,12 +3,13 @@ PY := .venv/bin/python
 export HF_HUB_OFFLINE := 1
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: book test install install-test release clean
+.PHONY: book test install install-test browser release clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 book: install release           ## install everything and build the book into _build/html
-	.venv/bin/jupyter-book build -W -n --keep-going .
+	.venv/bin/jupyter-book build --all -W -n --keep-going .
 
-test: install-test release      ## install what the tests need and run them (one worker per test file)
+test: install-test browser release  ## install what the tests need and run them (one worker per test file)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 install: .venv/.installed
@@ -24,6 +25,11 @@ install-test: .venv/.installed-test
 .venv/.installed-test: .venv/.installed requirements-test.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
+
+browser:                        ## Debian's chromium and chromedriver, for the browser test of the built book
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 release: install                ## write the student notebooks into autograde/release/
 	$(PY) -m autograde release

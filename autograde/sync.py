@@ -163,10 +163,19 @@ def solution_source(fn) -> str:
     return f"{header}\n{pad}### BEGIN SOLUTION\n{body.rstrip()}\n{pad}### END SOLUTION"
 
 
+STUB_NOTE = ("*The cell below checks your function against stored cases and names the likely mistake. "
+             "On this page it checked the course's reference solution when the book was built; in your "
+             "notebook it checks yours.*")
+"""Said under every exercise statement in the book, so the check's output is read for what it is."""
+
+
 def stub_markdown(fn) -> str:
+    """The exercise as the book shows it: signature and docstring, an empty body (the class lets the
+    page wrap long lines instead of scrolling them sideways), and what the check cell below does."""
     header, body = split_function(fn)
     pad = _indent_of(body)
-    return ("```python\n" + f"{header}\n{pad}# YOUR CODE HERE\n{pad}raise NotImplementedError()\n" + "```")
+    return ("```{code-block} python\n:class: exercise-stub\n\n"
+            + f"{header}\n{pad}# YOUR CODE HERE\n{pad}raise NotImplementedError()\n" + "```\n\n" + STUB_NOTE)
 
 
 def visible_test_source(chapter: Chapter, ex: Exercise) -> str:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
+
+_started: float | None = None
+"""When :func:`setup_notebook` ran in this kernel (for :func:`build_record`)."""
 
 
 def setup_notebook(seed: int = 0):
@@ -18,6 +22,8 @@ def setup_notebook(seed: int = 0):
       notebooks often run at once (grading, tests, the book build), where threads that spin-wait for
       each other on shared cores slow everything down many times over.
     """
+    global _started
+    _started = time.monotonic()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -58,3 +64,61 @@ def show_source(obj):
     from IPython.display import Code
 
     return Code(inspect.getsource(obj), language="python")
+
+
+def count_claims(sources) -> tuple[int, int]:
+    """``(asserts, checks)`` in cell sources: ``assert`` statements outside function bodies (each ran
+    when its cell ran) and calls of ``check(...)`` (an exercise check, visible or hidden)."""
+    import ast
+
+    asserts = checks = 0
+
+    def visit(node, in_function: bool):
+        nonlocal asserts, checks
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Assert) and not in_function:
+                asserts += 1
+            if (isinstance(child, ast.Call) and isinstance(child.func, ast.Name) and child.func.id == "check"
+                    and not in_function):
+                checks += 1
+            visit(child, inner)
+
+    for source in sources:
+        try:
+            visit(ast.parse(source), False)
+        except SyntaxError:  # IPython magics; the course's pages have none
+            continue
+    return asserts, checks
+
+
+def build_record():
+    """The note that ends every page of the book: when the page was executed, how long it took, and
+    how many of its measured claims and exercise checks that run re-checked.
+
+    A measured claim is an ``assert`` in the page's cells: the book is built with ``-W``, so one that
+    failed would have stopped the build, and every claim counted here held on this run. Counted from
+    the cells this kernel executed (IPython's input history), so nothing is counted that did not run.
+    """
+    import datetime
+    import platform
+
+    from IPython import get_ipython
+    from IPython.display import Markdown
+
+    shell = get_ipython()
+    sources = shell.user_ns.get("In", [])[1:] if shell is not None else []
+    asserts, checks = count_claims(sources[:-1])  # the last input is the cell calling this
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d at %H:%M UTC")
+    took = f" in {time.monotonic() - _started:.0f} s" if _started is not None else ""
+    try:
+        import torch
+        versions = f"Python {platform.python_version()}, PyTorch {torch.__version__.split('+')[0]}"
+    except ImportError:
+        versions = f"Python {platform.python_version()}"
+    claims = f"{asserts} measured claim{'s' * (asserts != 1)}"
+    exercise = f" and {checks} exercise check{'s' * (checks != 1)} of the reference solutions" if checks else ""
+    return Markdown(
+        f"**Build record.** This page was executed on {when}{took} ({versions}, "
+        f"{os.cpu_count()} CPU cores). That run re-checked {claims} of the page (the `assert` statements "
+        f"in its cells){exercise}; a claim that had failed would have stopped the build.")

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
@@ -22,15 +23,20 @@ from tests.conftest import OTHER_KERNELS, PACKED_HIDDEN_CASES, REPO
 
 
 @pytest.fixture(scope="module")
-def html(tmp_path_factory) -> Path:
+def html() -> Path:
+    """The book, built by the README's command into the README's place (``_build/html``), with other
+    floating-point kernels than this machine's own. ``RLCOURSE_BUILT_BOOK=1`` tests the book already in
+    ``_build/html`` instead (after ``make book``, to re-run these tests in a minute)."""
+    if os.environ.get("RLCOURSE_BUILT_BOOK") == "1":
+        assert (REPO / "_build" / "html" / "index.html").exists(), "no built book in _build/html: run `make book`"
+        return REPO / "_build" / "html"
     proc = subprocess.run([sys.executable, "-m", "autograde", "release"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, f"releasing the student notebooks failed:\n{proc.stdout}\n{proc.stderr}"
-    out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", "-W", "-n", "--keep-going", "--path-output", str(out), "."],
+    proc = subprocess.run([str(jb), "build", "--all", "-W", "-n", "--keep-going", "."],
                           cwd=REPO, capture_output=True, text=True, env={**os.environ, **OTHER_KERNELS})
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
-    return out / "_build" / "html"
+    return REPO / "_build" / "html"
 
 
 def all_text(html: Path) -> str:
@@ -138,3 +144,102 @@ def test_no_menu_offers_the_missing_sources(html):
     for page in html.rglob("*.html"):
         text = page.read_text(errors="replace")
         assert "_sources/" not in text and "btn-download-source" not in text, page.relative_to(html)
+
+
+def test_every_page_states_its_build_record(html):
+    """Each executed page says when it ran and how many of its claims that run re-checked."""
+    from autograde.book import pages
+    from rlcourse.notebook import count_claims
+
+    for key, path in pages().items():
+        text = (html / "book" / f"{key}.html").read_text()
+        found = re.search(r"Build record\.</strong> This page was executed on \d{4}-\d\d-\d\d at \d\d:\d\d UTC "
+                          r"in \d+ s .*?re-checked (\d+) measured claims?", text, re.S)
+        assert found, f"{key}: no build record"
+        nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
+        asserts, _ = count_claims(c.source for c in nb.cells if c.cell_type == "code")
+        assert int(found.group(1)) == asserts, (key, found.group(1), asserts)
+
+
+# ----- the built book in a real browser, with no network ------------------------------------------
+SCREENSHOTS = REPO / "_build" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def seen(html):
+    """Every built page opened in headless Chromium at 1280 and 400 px with the network cut off; a
+    full-page screenshot of each is saved under ``_build/screenshots/`` for a person to look at."""
+    from tests import browser
+
+    reason = browser.available()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    driver = browser.start_browser()
+    reports = []
+    try:
+        for page in browser.site_pages(html):
+            name = str(page.relative_to(html).with_suffix("")).replace("/", "__")
+            for width in browser.WIDTHS:
+                reports.append(browser.inspect_page(driver, html, page, width, SCREENSHOTS / f"{name}-{width}.png"))
+    finally:
+        driver.quit()
+    return reports
+
+
+def _problems(seen, attribute: str, width: int | None = None) -> dict:
+    return {f"{r.page} @{r.width}px": getattr(r, attribute) for r in seen
+            if getattr(r, attribute) and (width is None or r.width == width)}
+
+
+def test_the_browser_opened_every_page(html, seen):
+    from tests import browser
+
+    pages = browser.site_pages(html)
+    assert len(pages) >= 15 and len(seen) == 2 * len(pages)
+    assert not _problems(seen, "script_error")
+    for report in seen:
+        shot = SCREENSHOTS / f"{report.page[:-5].replace('/', '__')}-{report.width}.png"
+        assert shot.stat().st_size > 5_000, shot
+
+
+def test_every_formula_is_typeset_offline(seen):
+    assert sum(r.formulas for r in seen if r.width == 1280) > 300
+    assert {r.mathjax_version for r in seen if r.formulas} == {"3.2.2"}
+    assert not _problems(seen, "untypeset")
+    assert not _problems(seen, "tex_errors")
+
+
+def test_no_console_error(seen):
+    assert not _problems(seen, "console_errors")
+
+
+def test_no_broken_image_or_link(html, seen):
+    from tests import browser
+
+    assert not _problems(seen, "broken_images")
+    assert browser.broken_links(html) == []
+
+
+def test_every_figure_has_a_caption_or_alt_text(seen):
+    assert not _problems(seen, "images_without_text")
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_nothing_is_wider_than_the_screen(seen, width):
+    """Only code and cell outputs may scroll sideways (in their own box); the page never does."""
+    assert not {k: v for k, v in _problems(seen, "too_wide", width).items()}
+    assert not _problems(seen, "scrolling_other", width)
+    assert all(r.page_scroll_width <= r.viewport for r in seen if r.width == width), \
+        {r.page: r.page_scroll_width for r in seen if r.width == width and r.page_scroll_width > r.viewport}
+
+
+def test_display_equations_fit_a_laptop_screen(seen):
+    assert not _problems(seen, "scrolling_equations", 1280)
+
+
+def test_exercise_statements_are_readable_without_scrolling(seen):
+    stubs = {r.page: r.stubs for r in seen if r.width == 400 and r.stubs}
+    assert sum(stubs.values()) == sum(len(c.exercises) for c in CHAPTERS.values()), stubs
+    assert not _problems(seen, "scrolling_stubs")

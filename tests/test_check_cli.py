@@ -1,12 +1,14 @@
 """The student's command: exits non-zero while a check fails, zero when all pass, and says which."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
-from tests.conftest import filled_in
+from tests.conftest import REPO, filled_in
 
 
 def check(path: Path):
@@ -47,3 +49,32 @@ def test_check_command_rejects_a_broken_file(tmp_path):
     bad.write_text("{ not json")
     proc = check(bad)
     assert proc.returncode == 2 and "not a readable notebook" in proc.stderr
+
+
+@pytest.mark.slow
+def test_a_student_follows_the_running_page_in_a_clean_environment(course, tmp_path):
+    """What the book's "Running the exercise notebooks" page tells a student, done from nothing: a copy
+    of the repository, a new virtual environment, the one install command, a downloaded notebook and
+    ``rlcourse-check`` (minutes: the install is real)."""
+    command = "pip install -r requirements.txt -e ."
+    assert command in (REPO / "running.md").read_text()
+    copy = tmp_path / "course-repo"
+    shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(".git", ".venv", "_build", "autograde", "tests",
+                                                              "*.egg-info", "__pycache__", "book"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", *command.split()], cwd=copy,
+                         capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stdout[-3000:] + pip.stderr[-3000:]
+
+    student = tmp_path / "downloads"
+    student.mkdir()
+    release_nb = nbformat.read(course.release("01-mdp"), as_version=4)
+    nbformat.write(release_nb, student / "mdp.ipynb")
+    cli = [str(venv / "bin" / "rlcourse-check"), "mdp.ipynb"]
+    proc = subprocess.run(cli, cwd=student, capture_output=True, text=True)
+    assert proc.returncode == 1 and "0 of 4 visible checks passed" in proc.stdout, proc.stdout + proc.stderr
+
+    nbformat.write(filled_in(release_nb, "01-mdp"), student / "mdp.ipynb")
+    proc = subprocess.run(cli, cwd=student, capture_output=True, text=True)
+    assert proc.returncode == 0 and "4 of 4 visible checks passed" in proc.stdout, proc.stdout + proc.stderr

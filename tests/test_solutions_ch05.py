@@ -104,3 +104,33 @@ def test_pass_at_k_is_the_chance_that_k_draws_without_replacement_include_a_corr
     exact = sum(any(samples[i] for i in d) for d in draws) / len(draws)
     assert pass_at_k(n, c, k) == pytest.approx(exact, abs=1e-12)
     assert pass_at_k(n, c, k) == pytest.approx(1 - math.comb(n - c, k) / math.comb(n, k), abs=1e-12)
+
+
+def test_expected_kl_gradients_against_closed_forms_and_sampling():
+    """k1 in the loss has zero expected gradient; k3's is pi - pi_ref, the gradient of KL(pi_ref || pi);
+    the KL gradients match finite differences; and the expectation is what sampled losses average to."""
+    from solutions.ch05_rlvr import expected_kl_gradients
+
+    gen = torch.Generator().manual_seed(0)
+    for V in (2, 5, 9):
+        logits = torch.randn(V, generator=gen, dtype=torch.float64)
+        ref_logits = torch.randn(V, generator=gen, dtype=torch.float64)
+        g = expected_kl_gradients(logits, ref_logits)
+        pi, ref_pi = torch.softmax(logits, -1), torch.softmax(ref_logits, -1)
+        assert torch.allclose(g["k1"], torch.zeros(V, dtype=torch.float64), atol=1e-12)
+        assert torch.allclose(g["k3"], pi - ref_pi, atol=1e-12)
+        assert torch.allclose(g["reverse_kl"], pi - ref_pi, atol=1e-12)
+        kl = lambda z: float((torch.softmax(z, -1) * (torch.log_softmax(z, -1) - torch.log_softmax(ref_logits, -1))).sum())
+        fd = torch.tensor([(kl(logits + 1e-6 * e) - kl(logits - 1e-6 * e)) / 2e-6
+                           for e in torch.eye(V, dtype=torch.float64)], dtype=torch.float64)
+        assert torch.allclose(g["kl"], fd, atol=1e-7)
+        assert not torch.allclose(g["k3"], g["kl"], atol=1e-3)
+    # Monte Carlo: the average gradient of k3 on sampled tokens approaches the exact expectation
+    logits = torch.tensor([0.5, -1.0, 1.5, 0.0], dtype=torch.float64)
+    ref_logits = torch.tensor([0.0, 0.5, -0.5, 1.0], dtype=torch.float64)
+    leaf = logits.clone().requires_grad_(True)
+    ys = torch.multinomial(torch.softmax(logits, -1), 20000, replacement=True, generator=gen)
+    logp = torch.log_softmax(leaf, -1)[ys]
+    log_r = torch.log_softmax(ref_logits, -1)[ys] - logp
+    (torch.exp(log_r) - 1 - log_r).mean().backward()
+    assert torch.allclose(leaf.grad, expected_kl_gradients(logits, ref_logits)["k3"], atol=0.02)

@@ -116,6 +116,42 @@ def _kl_k3_without_minus_one(logp, ref_logp, mask, estimator="k3"):
     return (torch.exp(log_ratio) - log_ratio) * mask
 
 
+def _kl_grads_variant(logits, ref_logits, weights="pi", wrt_logits=True, swap=False):
+    leaf = logits.detach().requires_grad_(True)
+    if wrt_logits:
+        logp = torch.log_softmax(leaf, dim=-1)
+    else:  # differentiates with respect to the probabilities instead of the logits
+        leaf = torch.softmax(logits.detach(), dim=-1).requires_grad_(True)
+        logp = torch.log(leaf)
+    ref_logp = torch.log_softmax(ref_logits.detach(), dim=-1)
+    weight = {"pi": logp.exp().detach(), "pi_differentiated": logp.exp(), "ref": ref_logp.exp()}[weights]
+    log_r = ref_logp - logp
+    grads = {}
+    for name, k in (("k1", -log_r), ("k3", torch.exp(log_r) - 1 - log_r)):
+        grads[name], = torch.autograd.grad((weight * k).sum(), leaf, retain_graph=True)
+    kl = (logp.exp() * (logp - ref_logp)).sum()
+    reverse = (ref_logp.exp() * (ref_logp - logp)).sum()
+    grads["kl"], = torch.autograd.grad(reverse if swap else kl, leaf, retain_graph=True)
+    grads["reverse_kl"], = torch.autograd.grad(kl if swap else reverse, leaf, retain_graph=True)
+    return grads
+
+
+def _kl_grads_through_weights(logits, ref_logits):
+    return _kl_grads_variant(logits, ref_logits, weights="pi_differentiated")
+
+
+def _kl_grads_ref_weights(logits, ref_logits):
+    return _kl_grads_variant(logits, ref_logits, weights="ref")
+
+
+def _kl_grads_wrt_probs(logits, ref_logits):
+    return _kl_grads_variant(logits, ref_logits, wrt_logits=False)
+
+
+def _kl_grads_swapped(logits, ref_logits):
+    return _kl_grads_variant(logits, ref_logits, swap=True)
+
+
 def _clip_variant(logp, old_logp, advantages, mask, clip_eps=0.2, combine=torch.minimum, invert=False,
                   clipped_only=False, use_mask=True):
     m = mask.to(logp.dtype) if use_mask else torch.ones_like(logp)
@@ -189,6 +225,13 @@ def _kl_case(seed, prompts, completions, T=6, estimator="k3", spread=1.0):
     logp = torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05))
     return dict(logp=logp, ref_logp=logp + spread * torch.randn(B, T, generator=gen),
                 mask=_rows(B, T, prompts, completions), estimator=estimator)
+
+
+def _kl_grad_case(seed, V, spread=1.0, same=False):
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(V, generator=gen, dtype=torch.float64) * 1.5
+    ref_logits = logits.clone() if same else logits + spread * torch.randn(V, generator=gen, dtype=torch.float64)
+    return dict(logits=logits, ref_logits=ref_logits)
 
 
 def _clip_case(seed, prompts, completions, T=6, spread=0.4, clip_eps=0.2):
@@ -311,6 +354,28 @@ CHAPTER = Chapter(
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=own.expected_kl_gradients,
+            visible=[_kl_grad_case(0, V=3), _kl_grad_case(1, V=5, spread=0.5)],
+            hidden=[_kl_grad_case(2, V=4, spread=2.0), _kl_grad_case(3, V=6, same=True),
+                    _kl_grad_case(4, V=8, spread=0.1)],
+            mistakes=[
+                Mistake("weights_differentiated", "pi(y) only weights the outcomes: a loss on a sampled token "
+                        "is differentiated with the sample held fixed, so detach the weights (differentiating "
+                        "them gives the gradient of the expected estimate, which no sampled loss receives).",
+                        _kl_grads_through_weights),
+                Mistake("reference_weights", "the tokens are sampled from pi, not from pi_ref: weight each "
+                        "outcome by pi(y).", _kl_grads_ref_weights),
+                Mistake("gradient_wrt_probabilities", "the gradient is with respect to the logits (what the "
+                        "network outputs), not the probabilities: compute log pi with log_softmax(logits).",
+                        _kl_grads_wrt_probs),
+                Mistake("kl_directions_swapped", "KL(pi || pi_ref) weights log(pi / pi_ref) by pi, and "
+                        "KL(pi_ref || pi) weights log(pi_ref / pi) by pi_ref: the two are swapped.",
+                        _kl_grads_swapped),
+            ],
+            points=(1, 1),
+            rtol=1e-6, atol=1e-9,
         ),
         Exercise(
             reference=ref.clipped_surrogate_loss,
