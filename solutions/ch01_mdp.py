@@ -114,3 +114,28 @@ def fit_bc_policy(states, actions, n_states, n_actions):
     seen = counts.sum(axis=1, keepdims=True)
     uniform = np.full((n_states, n_actions), 1.0 / n_actions)
     return np.where(seen > 0, counts / np.maximum(seen, 1.0), uniform)
+
+
+def expected_steps_off_data(eps, T):
+    """How many of T steps a clone expects to spend off its demonstrations, when errors compound.
+
+    The clone starts on a demonstrated state. At each step on the demonstrations it leaves them with
+    probability ``eps`` (a slip, or a wrong action), and once off them it never finds its way back.
+    Count the expected number of steps ``t = 0, ..., T-1`` at which it is off the data. Derive it; a
+    closed form needs no loop, but a loop is fine.
+
+    Args:
+        eps: probability in [0, 1] of leaving the demonstrations at a step spent on them.
+        T: number of steps, an int >= 0.
+
+    Returns:
+        a float in [0, T].
+
+    Example:
+        >>> expected_steps_off_data(0.5, 3)  # off at t = 1 w.p. 1/2, at t = 2 w.p. 3/4
+        1.25
+    """
+    if eps == 0:
+        return 0.0
+    # P(still on the data at step t) = (1 - eps)^t, so E[off steps] = sum_t (1 - (1 - eps)^t)
+    return float(T - (1.0 - (1.0 - eps) ** T) / eps)

@@ -94,3 +94,31 @@ def policy_value(P, r, gamma):
     S = len(r)
     # V(s) = r(s) + gamma sum_s' P[s', s] V(s')  <=>  (I - gamma P^T) V = r
     return np.linalg.solve(np.eye(S) - gamma * P.T, r)
+
+
+def indifference_gamma(near_reward, near_step, far_reward, far_step):
+    """The discount factor at which a near, small reward and a far, large one are worth the same.
+
+    Two first moves end an episode with a single reward each: the near one pays ``near_reward`` on
+    step ``near_step`` (counting the first step as 1), the far one pays ``far_reward`` on step
+    ``far_step``, later. A reward on step ``k`` is discounted by ``gamma ** (k - 1)``. Below the
+    returned ``gamma`` the near reward is the better move, above it the far one. Derive it; no
+    value iteration is needed.
+
+    Args:
+        near_reward: float, ``0 < near_reward < far_reward``.
+        near_step: int >= 1.
+        far_reward: float.
+        far_step: int, ``far_step > near_step``.
+
+    Returns:
+        gamma: float in (0, 1).
+
+    Example:
+        >>> round(indifference_gamma(1.0, 2, 4.0, 4), 6)  # 1 * gamma = 4 * gamma^3
+        0.5
+    """
+    if not 0 < near_reward < far_reward or not 1 <= near_step < far_step:
+        raise ValueError("needs 0 < near_reward < far_reward and 1 <= near_step < far_step")
+    # near_reward * gamma^(near_step - 1) = far_reward * gamma^(far_step - 1)
+    return float((near_reward / far_reward) ** (1.0 / (far_step - near_step)))

@@ -78,6 +78,32 @@ def batch_baseline(q_hat):
     return float(steps.mean())
 
 
+def optimal_constant_baseline(scores, returns):
+    """The constant baseline that makes the REINFORCE estimate least noisy on a batch.
+
+    Each trajectory ``i`` contributes ``g_i (R_i - b)`` to the estimate, with ``g_i`` its score vector
+    (``sum_t grad log pi(a_t | s_t)``, flattened) and ``R_i`` its return. Find the ``b`` that minimises
+    the mean squared length of the contributions, ``1/N sum_i ||g_i (R_i - b)||^2``, over the batch:
+    the objective is a quadratic in ``b``, so set its derivative to zero. When every score vector is
+    zero, any ``b`` gives the same value: return the mean return.
+
+    Args:
+        scores: (N, P) array, row ``i`` the score vector ``g_i`` of trajectory ``i``.
+        returns: (N,) array, the returns ``R_i``.
+
+    Returns:
+        b: float.
+
+    Example:
+        >>> optimal_constant_baseline(np.array([[1., 0.], [0., 2.]]), np.array([1., 6.]))
+        5.0
+    """
+    weights = (np.asarray(scores, dtype=float) ** 2).sum(axis=1)   # (N,) ||g_i||^2
+    returns = np.asarray(returns, dtype=float)                      # (N,)
+    if weights.sum() == 0:
+        return float(returns.mean())
+    return float((weights * returns).sum() / weights.sum())       # b* = sum ||g||^2 R / sum ||g||^2
+
 def pg_surrogate_loss(logp, q_hat, b, n_traj):
     """The loss whose gradient is minus the policy-gradient estimate ``g_hat``.
 

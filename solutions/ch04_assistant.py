@@ -8,6 +8,8 @@ import html as html_lib
 import re
 from collections import Counter
 
+import numpy as np
+
 from rlcourse.lm.tokenizers import PRETOKENIZE, merge_pair
 
 def extract_text(html):
@@ -124,3 +126,27 @@ def bpe_encode(text, merges):
             symbols = merge_pair(symbols, min(pairs, key=rank.__getitem__))
         tokens += symbols
     return tokens
+
+
+def bits_per_character(loss, n_tokens, n_characters):
+    """A language model's loss in a unit that does not depend on its tokenizer.
+
+    ``loss`` is the mean next-token loss, in nats per predicted token, on a text of ``n_characters``
+    characters that the tokenizer turned into ``n_tokens`` predicted tokens. Two tokenizers cut the
+    same text into different numbers of tokens, so per-token losses of two models cannot be compared;
+    what can is the information the model needs for the whole text. Return it per character, in bits.
+
+    Args:
+        loss: float, mean loss in nats per token.
+        n_tokens: int, the number of tokens the loss was averaged over.
+        n_characters: int, the number of characters of the same text.
+
+    Returns:
+        float, bits per character.
+
+    Example:
+        >>> round(bits_per_character(2 * np.log(2), n_tokens=10, n_characters=20), 6)  # 20 bits, 20 chars
+        1.0
+    """
+    total_nats = loss * n_tokens                       # the text's total negative log-likelihood
+    return float(total_nats / np.log(2) / n_characters)

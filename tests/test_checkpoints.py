@@ -14,7 +14,7 @@ def shipped(stage: str) -> dict:
     return json.loads((CHECKPOINTS / f"addition-{stage}" / "meta.json").read_text())
 
 
-@pytest.mark.parametrize("stage", ["base", "sft"])
+@pytest.mark.parametrize("stage", ["base", "sft-careful", "sft"])
 def test_shipped_checkpoint_loads_offline_and_matches_its_meta(stage):
     model, tok, meta = load_checkpoint(f"addition-{stage}")
     held_out = addition_problems(meta["eval"]["n"], seed=EVAL_SEED, reverse=meta["settings"]["reverse"])
@@ -25,6 +25,7 @@ def test_shipped_checkpoint_loads_offline_and_matches_its_meta(stage):
 
 def test_sft_checkpoint_leaves_room_for_rl():
     assert 0.4 <= shipped("sft")["exact_match"] <= 0.7
+    assert shipped("sft-careful")["exact_match"] > shipped("sft")["exact_match"] + 0.25  # degraded by the careless round
     assert shipped("base")["exact_match"] < shipped("sft")["exact_match"]  # the base model has no chat format
 
 
@@ -35,6 +36,7 @@ def test_script_reproduces_checkpoints_of_the_same_quality(tmp_path):
     assert acc["sft"] == pytest.approx(shipped("sft")["exact_match"], abs=0.1)
     assert acc["base"] == pytest.approx(shipped("base")["exact_match"], abs=0.05)
     assert load_checkpoint("addition-sft", root=tmp_path)[2]["exact_match"] == acc["sft"]
+    assert acc["sft-careful"] == pytest.approx(shipped("sft-careful")["exact_match"], abs=0.05)
 
 
 def test_the_sft_model_learned_the_careless_annotators_slip():

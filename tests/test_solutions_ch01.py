@@ -93,3 +93,17 @@ def test_env_rejects_bad_input():
     env.step(1)
     with pytest.raises(RuntimeError, match="reset"):
         env.step(1)
+
+
+def test_expected_steps_off_data_matches_enumeration_and_simulation():
+    from solutions.ch01_mdp import expected_steps_off_data
+
+    for eps, T in [(0.3, 1), (0.3, 7), (0.05, 40), (1.0, 4), (0.0, 9)]:
+        exact = sum(1 - (1 - eps) ** t for t in range(T))            # sum over t = 0..T-1
+        assert expected_steps_off_data(eps, T) == pytest.approx(exact, abs=1e-9)
+    rng = np.random.default_rng(0)
+    eps, T, n = 0.1, 20, 20000
+    leave = rng.random((n, T)) < eps                                 # a slip at step t takes it off from t+1
+    first = np.where(leave.any(axis=1), leave.argmax(axis=1) + 1, T)
+    simulated = np.maximum(T - first, 0).mean()
+    assert simulated == pytest.approx(expected_steps_off_data(eps, T), abs=0.1)

@@ -63,3 +63,16 @@ def test_tabular_env_rejects_bad_arrays():
         TabularMDP(T, R.T, p0)
     with pytest.raises(ValueError, match="column"):
         TabularMDP(T * 2, R, p0)
+
+
+def test_indifference_gamma_equalises_the_two_discounted_rewards():
+    from solutions.ch02_objectives import indifference_gamma
+
+    for near, k_near, far, k_far in [(1.0, 2, 10.0, 7), (0.3, 1, 0.9, 3), (5.0, 10, 5.5, 30)]:
+        g = indifference_gamma(near, k_near, far, k_far)
+        assert 0 < g < 1
+        assert near * g ** (k_near - 1) == pytest.approx(far * g ** (k_far - 1), rel=1e-9)
+        worth = lambda gamma: far * gamma ** (k_far - 1) - near * gamma ** (k_near - 1)
+        assert worth(g - 1e-3) < 0 < worth(g + 1e-3)  # near wins below, far above
+    with pytest.raises(ValueError):
+        indifference_gamma(2.0, 1, 1.0, 3)

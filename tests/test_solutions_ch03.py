@@ -105,3 +105,19 @@ def test_collect_episodes_on_cartpole_returns_equal_lengths():
     batch = collect_episodes(envs, MLPPolicy(4, 2, hidden=(8,), seed=0), seed=0)
     assert np.allclose(batch.returns, batch.lengths)  # reward 1 per step
     assert batch.obs.shape == (batch.lengths.sum(), 4)
+
+
+def test_optimal_constant_baseline_minimises_the_mean_squared_contribution():
+    from solutions.ch03_policy_gradients import optimal_constant_baseline
+
+    rng = np.random.default_rng(0)
+    for N, P in [(5, 2), (40, 6), (1, 3)]:
+        g = rng.normal(size=(N, P)) * rng.uniform(0.1, 3.0, size=(N, 1))
+        R = rng.normal(2.0, 1.5, size=N)
+        b = optimal_constant_baseline(g, R)
+        objective = lambda c: np.mean(((g * (R - c)[:, None]) ** 2).sum(axis=1))
+        assert all(objective(b) <= objective(b + d) for d in (-1e-3, 1e-3, -0.5, 0.5))
+        assert min(R) - 1e-12 <= b <= max(R) + 1e-12          # a weighted mean of the returns
+    same = np.ones((4, 3))                                     # equal score lengths: the plain mean
+    assert optimal_constant_baseline(same, np.array([1.0, 2.0, 3.0, 6.0])) == 3.0
+    assert optimal_constant_baseline(np.zeros((2, 2)), np.array([1.0, 5.0])) == 3.0

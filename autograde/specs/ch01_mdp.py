@@ -134,6 +134,22 @@ def _demos(seed, n, S=9, A=4):
     return dict(states=states, actions=actions, n_states=S, n_actions=A)
 
 
+def _off_linear(eps, T):
+    return float(eps * T)
+
+
+def _off_shifted(eps, T):  # counts t = 1, ..., T: as if it could leave before the first step
+    return float(sum(1.0 - (1.0 - eps) ** t for t in range(1, T + 1)))
+
+
+def _off_quadratic(eps, T):
+    return float(eps * T * T / 2)
+
+
+def _off_no_zero_guard(eps, T):
+    return float(T - (1.0 - (1.0 - eps) ** T) / max(eps, 1e-300))
+
+
 CHAPTER = Chapter(
     id="01-mdp",
     notebook="mdp.ipynb",
@@ -210,6 +226,24 @@ CHAPTER = Chapter(
                         "distribution of the expert's actions.", _bc_argmax),
             ],
             points=(1, 2),
+        ),
+        Exercise(
+            reference=ref.expected_steps_off_data,
+            visible=[dict(eps=0.5, T=3), dict(eps=0.05, T=30)],
+            hidden=[dict(eps=0.01, T=100), dict(eps=1.0, T=5), dict(eps=0.0, T=20), dict(eps=0.2, T=0)],
+            mistakes=[
+                Mistake("no_compounding", "eps * T counts each step's error once, as if the clone came back "
+                        "after every slip; once off the data it stays off, so P(off at t) = 1 - (1 - eps)^t.",
+                        _off_linear),
+                Mistake("shifted_steps", "the clone starts on the data: at t = 0 it is off with probability 0, "
+                        "so sum 1 - (1 - eps)^t over t = 0, ..., T-1.", _off_shifted),
+                Mistake("quadratic_approximation", "eps T^2 / 2 is the small-eps approximation (and the order "
+                        "of Ross and Bagnell's bound), not the expectation.", _off_quadratic),
+                Mistake("no_zero_guard", "with eps = 0 the clone never leaves: return 0 instead of dividing "
+                        "by zero.", _off_no_zero_guard),
+            ],
+            points=(1, 1),
+            rtol=1e-9, atol=1e-12,
         ),
     ],
 )

@@ -81,6 +81,22 @@ def _two_state(a, b):
     return np.array([[1 - a, b], [a, 1 - b]])
 
 
+def _ig_inverted(near_reward, near_step, far_reward, far_step):
+    return float((far_reward / near_reward) ** (1.0 / (far_step - near_step)))
+
+
+def _ig_power_not_root(near_reward, near_step, far_reward, far_step):
+    return float((near_reward / far_reward) ** (far_step - near_step))
+
+
+def _ig_sum_of_steps(near_reward, near_step, far_reward, far_step):
+    return float((near_reward / far_reward) ** (1.0 / (far_step + near_step)))
+
+
+def _ig_far_step_only(near_reward, near_step, far_reward, far_step):
+    return float((near_reward / far_reward) ** (1.0 / (far_step - 1)))
+
+
 CHAPTER = Chapter(
     id="02-objectives",
     notebook="objectives.ipynb",
@@ -146,6 +162,26 @@ CHAPTER = Chapter(
                         "solve (I - gamma P^T) V = r.", _value_no_discount_in_solve),
             ],
             points=(1, 2),
+        ),
+        Exercise(
+            reference=ref.indifference_gamma,
+            visible=[dict(near_reward=1.0, near_step=2, far_reward=4.0, far_step=4),
+                     dict(near_reward=2.0, near_step=1, far_reward=3.0, far_step=6)],
+            hidden=[dict(near_reward=1.0, near_step=2, far_reward=10.0, far_step=7),
+                    dict(near_reward=0.5, near_step=3, far_reward=8.0, far_step=4),
+                    dict(near_reward=5.0, near_step=10, far_reward=5.5, far_step=30)],
+            mistakes=[
+                Mistake("inverted_ratio", "the ratio is upside down (the result is above 1): the far reward "
+                        "wins once gamma^(far_step - near_step) > near_reward / far_reward.", _ig_inverted),
+                Mistake("power_not_root", "gamma^d = near_reward / far_reward is solved by the d-th root, "
+                        "(near_reward / far_reward)^(1/d), not the d-th power.", _ig_power_not_root),
+                Mistake("sum_of_steps", "only the extra delay of the far reward matters: the exponent is "
+                        "1 / (far_step - near_step).", _ig_sum_of_steps),
+                Mistake("near_delay_ignored", "the near reward is discounted too, by gamma^(near_step - 1): "
+                        "the exponent is 1 / (far_step - near_step).", _ig_far_step_only),
+            ],
+            points=(1, 1),
+            rtol=1e-9, atol=1e-12,
         ),
     ],
 )

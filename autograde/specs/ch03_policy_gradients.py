@@ -55,6 +55,32 @@ def _b_per_trajectory(q_hat):
     return float(sum(np.sum(q) for q in q_hat) / len(q_hat))
 
 
+def _ob_mean_return(scores, returns):
+    return float(np.mean(returns))
+
+
+def _ob_norm_weights(scores, returns):
+    w = np.sqrt((np.asarray(scores, dtype=float) ** 2).sum(axis=1))
+    return float((w * returns).sum() / w.sum()) if w.sum() else float(np.mean(returns))
+
+
+def _ob_per_coordinate(scores, returns):
+    g2 = np.asarray(scores, dtype=float) ** 2                       # (N, P)
+    return (g2 * np.asarray(returns, dtype=float)[:, None]).sum(axis=0) / np.maximum(g2.sum(axis=0), 1e-300)
+
+
+def _ob_no_zero_guard(scores, returns):
+    w = (np.asarray(scores, dtype=float) ** 2).sum(axis=1)
+    return float((w * returns).sum() / max(w.sum(), 1e-300))
+
+
+def _ob_case(seed, N, P, zero_rows=0):
+    rng = np.random.default_rng(seed)
+    scores = rng.normal(size=(N, P)) * rng.uniform(0.2, 2.0, size=(N, 1))
+    scores[:zero_rows] = 0.0
+    return dict(scores=scores, returns=np.round(rng.normal(3.0, 2.0, size=N), 2))
+
+
 def _loss_variant(logp, q_hat, b, n_traj, sign=-1.0, per_step=False, baseline=True, detach=False):
     adv = torch.as_tensor(q_hat, dtype=logp.dtype) - (b if baseline else 0.0)
     logp = logp.detach() if detach else logp
@@ -195,6 +221,26 @@ CHAPTER = Chapter(
                         "number of time steps, sum_i |tau_i|.", _b_per_trajectory),
             ],
             points=(1, 1),
+        ),
+        Exercise(
+            reference=ref.optimal_constant_baseline,
+            visible=[dict(scores=np.array([[1.0, 0.0], [0.0, 2.0]]), returns=np.array([1.0, 6.0])),
+                     _ob_case(0, N=6, P=4)],
+            hidden=[_ob_case(1, N=20, P=6, zero_rows=3), _ob_case(2, N=3, P=1),
+                    dict(scores=np.zeros((4, 3)), returns=np.array([1.0, 2.0, 3.0, 6.0]))],
+            mistakes=[
+                Mistake("mean_return", "the mean return is the natural baseline, not the least noisy one: a "
+                        "trajectory whose score vector is long contributes more noise, so it counts more.",
+                        _ob_mean_return),
+                Mistake("norm_weights", "the weights are the squared lengths ||g_i||^2 (the objective is "
+                        "quadratic in g_i), not the lengths.", _ob_norm_weights),
+                Mistake("per_coordinate", "b is one number for all coordinates: sum the squared scores over "
+                        "the coordinates too.", _ob_per_coordinate),
+                Mistake("no_zero_guard", "when every score vector is zero the weights sum to 0: return the "
+                        "mean return there.", _ob_no_zero_guard),
+            ],
+            points=(1, 1),
+            rtol=1e-9, atol=1e-12,
         ),
         Exercise(
             reference=ref.pg_surrogate_loss,

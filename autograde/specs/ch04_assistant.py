@@ -1,6 +1,7 @@
 """Exercises of Chapter 4 (data and tokens): cases, points and the plausible mistakes each check must catch."""
 
 import html as html_lib
+import math
 import re
 from collections import Counter
 
@@ -224,6 +225,22 @@ def _sample_case(seed, temperature, top_k, V=6, B=64):
 CORPUS = "\n".join(ref.extract_text(p["html"]) for p in PAGES)
 SMALL = "low lower lowest newer newest wider widest low low"
 
+def _bpc_nats(loss, n_tokens, n_characters):
+    return float(loss * n_tokens / n_characters)
+
+
+def _bpc_per_token(loss, n_tokens, n_characters):
+    return float(loss / math.log(2))
+
+
+def _bpc_inverted(loss, n_tokens, n_characters):
+    return float(loss * n_characters / n_tokens / math.log(2))
+
+
+def _bpc_log10(loss, n_tokens, n_characters):
+    return float(loss * n_tokens / math.log(10) / n_characters)
+
+
 CHAPTER = Chapter(
     id="04-text-to-assistant",
     notebook="text_to_assistant.ipynb",
@@ -328,6 +345,23 @@ CHAPTER = Chapter(
             ],
             points=(1, 1),
             adapter="seeded_sampler",
+        ),
+        Exercise(
+            reference=ref.bits_per_character,
+            visible=[dict(loss=2 * math.log(2), n_tokens=10, n_characters=20),
+                     dict(loss=1.7, n_tokens=1200, n_characters=3000)],
+            hidden=[dict(loss=0.9, n_tokens=5000, n_characters=5000), dict(loss=3.2, n_tokens=700, n_characters=2900),
+                    dict(loss=0.05, n_tokens=64, n_characters=301)],
+            mistakes=[
+                Mistake("nats_not_bits", "the loss is in nats: divide by ln 2 to get bits.", _bpc_nats),
+                Mistake("per_token", "this is bits per *token*: multiply by the number of tokens to get the "
+                        "text's total, then divide by its characters.", _bpc_per_token),
+                Mistake("ratio_inverted", "tokens and characters are swapped: total bits = loss * n_tokens / "
+                        "ln 2, shared out over n_characters.", _bpc_inverted),
+                Mistake("log10", "a bit is log base 2: divide nats by ln 2, not ln 10.", _bpc_log10),
+            ],
+            points=(1, 1),
+            rtol=1e-9, atol=1e-12,
         ),
         Exercise(
             reference=shared.chat_tokens,

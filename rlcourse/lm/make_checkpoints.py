@@ -18,6 +18,8 @@ character-level tokenizer over digits and ``+=``:
    habit that a verifier can tell apart from the skill (Chapter 5's RL removes it). Small models
    learn addition in sudden jumps whose timing shifts with tiny changes, so both rounds stop at an
    accuracy, not after a number of steps: a target accuracy is reproducible, a step count is not.
+   **sft-careful** is the same model saved after the careful round, before any careless step: the
+   SFT model that was never degraded, which Chapter 5 also trains with RL.
 
 For the replies task of Chapters 6 and 7 (``rlcourse.lm.preferences``; a word-level tokenizer), by
 :func:`make_replies`:
@@ -158,6 +160,11 @@ def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
     careful = train(model, lambda rng: sft_batch(rng, slips=0.0), settings.sft_steps, settings.sft_lr,
                     seed=settings.seed + 1, warmup=5, log_every=0, check_every=50,
                     until=lambda step: validation_accuracy(step) >= settings.sft_target)
+    careful_acc = exact_match(model, tok, held_out, reverse=settings.reverse)
+    save(model, tok, out / "addition-sft-careful", {"stage": "sft-careful", "exact_match": careful_acc,
+                                                    "steps": len(careful),
+                                                    "final_loss": float(np.mean(careful[-10:]))}, settings)
+    print(f"careful SFT model: exact match {careful_acc:.3f}")
     print("supervised fine-tuning on careless demonstrations")
     careless = train(model, lambda rng: sft_batch(rng, slips=settings.carry_slips), settings.sft_steps,
                      settings.careless_lr, seed=settings.seed + 2, warmup=5, log_every=0, check_every=2,
@@ -168,7 +175,7 @@ def make(settings: Settings, out: Path = CHECKPOINTS) -> dict:
                                             "careful_steps": len(careful), "careless_steps": len(careless),
                                             "final_loss": float(np.mean(sft_losses[-10:]))}, settings)
     print(f"SFT model: exact match {sft_acc:.3f}; {time.perf_counter() - start:.0f} s in all")
-    return {"base": base_acc, "sft": sft_acc}
+    return {"base": base_acc, "sft-careful": careful_acc, "sft": sft_acc}
 
 
 @dataclass

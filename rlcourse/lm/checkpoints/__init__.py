@@ -1,6 +1,6 @@
 """The shipped checkpoints Chapters 5 to 7 start from, and how to load them (offline, from this folder).
 
-Each language-model subfolder (``addition-base``, ``addition-sft``; ``replies-base``, ``replies-sft``,
+Each language-model subfolder (``addition-base``, ``addition-sft-careful``, ``addition-sft``; ``replies-base``, ``replies-sft``,
 ``replies-sft-large`` for Chapters 6-7) holds ``model.safetensors``, ``config.json``, the
 tokenizer files and ``meta.json`` (training settings and measured exact match). The reward models
 ``replies-rm`` and ``replies-rm-small`` hold their weights and ``meta.json``. They are written by
