@@ -243,3 +243,15 @@ def test_exercise_statements_are_readable_without_scrolling(seen):
     stubs = {r.page: r.stubs for r in seen if r.width == 400 and r.stubs}
     assert sum(stubs.values()) == sum(len(c.exercises) for c in CHAPTERS.values()), stubs
     assert not _problems(seen, "scrolling_stubs")
+
+
+def test_equations_are_numbered_per_chapter(html):
+    """(5.1) is the first numbered equation of Chapter 5, on its page and wherever it is referenced."""
+    for chapter in CHAPTERS.values():
+        number = str(int(chapter.id.split("-")[0]))
+        text = (html / "book" / chapter.id / (Path(chapter.notebook).stem + ".html")).read_text()
+        shown = re.findall(r'<span class="eqno">\((\d+)\.(\d+)\)', text)
+        assert shown and shown[0] == (number, "1"), (chapter.id, shown[:3])
+        assert all(c == number for c, _ in shown) and [int(k) for _, k in shown] == list(range(1, len(shown) + 1))
+    ppo = (html / "book" / "06-rlhf" / "ppo.html").read_text()
+    assert re.search(r'href="rlhf\.html#equation-eq-gae">\(6\.\d+\)', ppo)

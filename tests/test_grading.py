@@ -2,8 +2,8 @@
 
 Per chapter: the instructor's notebook earns full marks, the untouched student notebook earns zero
 without crashing the grader. On Chapter 1, a batch of broken submissions (invalid JSON, an error, an
-infinite loop, a deleted test cell, an attempt to import the solutions) is graded beside a correct
-one, which still gets full marks.
+infinite loop, a deleted test cell, an attempt to import the solutions, a correct answer that writes
+to stderr) is graded beside a correct one, which still gets full marks.
 """
 
 from __future__ import annotations
@@ -56,6 +56,18 @@ CHEAT = '''from solutions.ch01_mdp import transition_tensor
 '''
 
 
+def noisy(fn) -> str:
+    """The source of a correct answer that also writes to stderr: a debug print and a log line."""
+    import inspect
+
+    correct = inspect.getsource(fn).replace(f"def {fn.__name__}(", "def _correct(", 1)
+    return (f"import logging\nimport sys\n\nlogging.basicConfig(level=logging.INFO, force=True)\n\n{correct}\n\n"
+            f"def {fn.__name__}(*args, **kwargs):\n"
+            f"    print('debugging {fn.__name__}', file=sys.stderr)\n"
+            f"    logging.getLogger('student').info('called with %d arguments', len(args))\n"
+            f"    return _correct(*args, **kwargs)\n")
+
+
 def test_broken_submissions_do_not_disturb_the_batch(course):
     chapter = "01-mdp"
     release_nb = nbformat.read(course.release(chapter), as_version=4)
@@ -65,6 +77,8 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     course.submit("raises", chapter, filled_in(release_nb, chapter, {"transition_tensor": RAISES}))
     course.submit("loops", chapter, filled_in(release_nb, chapter, {"transition_tensor": LOOP}))
     course.submit("cheats", chapter, filled_in(release_nb, chapter, {"transition_tensor": CHEAT}))
+    transition_tensor = CHAPTERS[chapter].exercise("transition_tensor").reference
+    course.submit("noisy", chapter, filled_in(release_nb, chapter, {"transition_tensor": noisy(transition_tensor)}))
     deleted = filled_in(release_nb, chapter)
     deleted.cells = [c for c in deleted.cells
                      if c.metadata.get("nbgrader", {}).get("grade_id") != "test_discounted_return"]
@@ -77,6 +91,7 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     full = max_points(chapter)
     lost = sum(CHAPTERS[chapter].exercise("transition_tensor").points)
     assert scores["good"] == (full, full, False)
+    assert scores["noisy"] == (full, full, False), "output on stderr (a debug print, a log line) costs nothing"
     assert scores["deleted_cell"] == (full, full, False), "the deleted test cell is restored and run"
     assert scores["raises"][0] == full - lost
     assert scores["loops"][0] == full - lost
