@@ -3,7 +3,8 @@
 Per chapter: the instructor's notebook earns full marks, the untouched student notebook earns zero
 without crashing the grader. On Chapter 1, a batch of broken submissions (invalid JSON, an error, an
 infinite loop, a deleted test cell, an attempt to import the solutions, a correct answer that writes
-to stderr) is graded beside a correct one, which still gets full marks.
+to stderr, an answer that kills the kernel, one that prints a million lines) is graded beside a correct
+one, which still gets full marks.
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ def transition_tensor(env):
 '''
 CHEAT = '''from solutions.ch01_mdp import transition_tensor
 '''
+EXITS = '''import os
+
+
+def transition_tensor(env):
+    os._exit(1)  # kills the grading kernel
+'''
+FLOODS = '''def transition_tensor(env):
+    for i in range(1_000_000):
+        print("line", i)
+    raise ValueError("and wrong")
+'''
 
 
 def noisy(fn) -> str:
@@ -79,6 +91,8 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     course.submit("cheats", chapter, filled_in(release_nb, chapter, {"transition_tensor": CHEAT}))
     transition_tensor = CHAPTERS[chapter].exercise("transition_tensor").reference
     course.submit("noisy", chapter, filled_in(release_nb, chapter, {"transition_tensor": noisy(transition_tensor)}))
+    course.submit("exits", chapter, filled_in(release_nb, chapter, {"transition_tensor": EXITS}))
+    course.submit("floods", chapter, filled_in(release_nb, chapter, {"transition_tensor": FLOODS}))
     deleted = filled_in(release_nb, chapter)
     deleted.cells = [c for c in deleted.cells
                      if c.metadata.get("nbgrader", {}).get("grade_id") != "test_discounted_return"]
@@ -97,6 +111,8 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     assert scores["loops"][0] == full - lost
     assert scores["cheats"][0] == full - lost, "solutions/ must not be importable while grading"
     assert scores["invalid_json"][0] == 0, "the invalid notebook is recorded as a submission scoring 0"
+    assert scores["exits"][0] == 0 and scores["exits"][2], "a kernel that dies scores 0 and is flagged"
+    assert scores["floods"][0] == full - lost, "a million printed lines cost only the wrong answer"
 
     # feedback: generated for every graded student, and it never shows hidden tests
     course.run("generate_feedback", chapter, check=False)
