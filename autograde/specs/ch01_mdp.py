@@ -229,8 +229,8 @@ CHAPTER = Chapter(
         ),
         Exercise(
             reference=ref.expected_steps_off_data,
-            visible=[dict(eps=0.5, T=3), dict(eps=0.05, T=30)],
-            hidden=[dict(eps=0.01, T=100), dict(eps=1.0, T=5), dict(eps=0.0, T=20), dict(eps=0.2, T=0)],
+            visible=[dict(eps=0.5, T=3), dict(eps=0.05, T=30), dict(eps=0.0, T=20)],
+            hidden=[dict(eps=0.01, T=100), dict(eps=1.0, T=5), dict(eps=0.2, T=0)],
             mistakes=[
                 Mistake("no_compounding", "eps * T counts each step's error once, as if the clone came back "
                         "after every slip; once off the data it stays off, so P(off at t) = 1 - (1 - eps)^t.",
