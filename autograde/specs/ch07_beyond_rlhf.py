@@ -1,0 +1,316 @@
+"""Exercises of Chapter 7: cases, points and the plausible mistakes each check must catch."""
+
+from itertools import product
+from math import comb, factorial
+
+import torch
+
+from autograde.spec import Chapter, Exercise, Mistake
+from rlcourse.reference import ch07_beyond_rlhf as ref
+from solutions import ch07_beyond_rlhf as own
+
+
+# ----- wrong implementations -------------------------------------------------------------------
+def _pref_no_flip(p_first_ab, p_first_ba):
+    return 0.5 * (p_first_ab + p_first_ba)
+
+
+def _pref_first_order_only(p_first_ab, p_first_ba):
+    return p_first_ab.clone()
+
+
+def _pref_b_over_a(p_first_ab, p_first_ba):
+    return 0.5 * ((1.0 - p_first_ab) + p_first_ba)
+
+
+def _pref_odds_product(p_first_ab, p_first_ba):
+    a, b = p_first_ab * (1.0 - p_first_ba), (1.0 - p_first_ab) * p_first_ba
+    return a / (a + b)
+
+
+def _labels_variant(correct, mask, after=-100, first=0, every=False, use_mask=True, ignore=-100):
+    real = mask.bool() if use_mask else torch.ones_like(mask, dtype=torch.bool)
+    wrong = ~correct.bool() & real
+    before = torch.cumsum(wrong.long(), dim=1) - wrong.long()
+    labels = torch.where(wrong, first, 1)
+    if every:
+        return torch.where(real, torch.where(wrong, 0, 1), ignore)
+    labels = torch.where(real & (before > 0), after, labels)
+    return torch.where(real, labels, ignore)
+
+
+def _labels_every_step(correct, mask):
+    return _labels_variant(correct, mask, every=True)
+
+
+def _labels_zero_after(correct, mask):
+    return _labels_variant(correct, mask, after=0)
+
+
+def _labels_first_unlabelled(correct, mask):
+    return _labels_variant(correct, mask, first=-100)
+
+
+def _labels_minus_one(correct, mask):
+    return _labels_variant(correct, mask, ignore=-1, after=-1)
+
+
+def _labels_padding(correct, mask):
+    return _labels_variant(correct, mask, use_mask=False)
+
+
+def _prm_variant(step_probs, mask, how="product", padding=False, sum_as="sum", product_as="product", min_as="min"):
+    real = torch.ones_like(mask, dtype=torch.bool) if padding else mask.bool()
+    if how == "product":
+        if product_as == "log":
+            return torch.where(real, torch.log(step_probs), torch.zeros_like(step_probs)).sum(dim=1)
+        return torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1)
+    if how == "min":
+        if min_as == "last":
+            last = (real.long() * torch.arange(1, real.shape[1] + 1)).argmax(dim=1)
+            return step_probs.gather(1, last[:, None]).squeeze(1)
+        return torch.where(real, step_probs, torch.full_like(step_probs, float("inf"))).amin(dim=1)
+    total = torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
+    return total / real.sum(dim=1) if sum_as == "mean" else total
+
+
+def _prm_padding(step_probs, mask, how="product"):
+    return _prm_variant(step_probs, mask, how, padding=True)
+
+
+def _prm_mean(step_probs, mask, how="product"):
+    return _prm_variant(step_probs, mask, how, sum_as="mean")
+
+
+def _prm_log(step_probs, mask, how="product"):
+    return _prm_variant(step_probs, mask, how, product_as="log")
+
+
+def _prm_last(step_probs, mask, how="product"):
+    return _prm_variant(step_probs, mask, how, min_as="last")
+
+
+def _bon_index(scores, answers):
+    return torch.argmax(scores, dim=1)
+
+
+def _bon_lowest(scores, answers):
+    return answers.gather(1, torch.argmin(scores, dim=1)[:, None]).squeeze(1)
+
+
+def _bon_ties_last(scores, answers):
+    N = scores.shape[1]
+    last = N - 1 - torch.argmax(scores.flip(1), dim=1)
+    return answers.gather(1, last[:, None]).squeeze(1)
+
+
+def _vote_smallest(answers):
+    return torch.mode(answers, dim=1).values
+
+
+def _vote_first(answers):
+    return answers[:, 0].clone()
+
+
+def _vote_ties_last(answers):
+    return ref.majority_vote(answers.flip(1))
+
+
+def _vote_highest_answer(answers):
+    votes = (answers[:, :, None] == answers[:, None, :]).sum(dim=2)
+    top = votes == votes.max(dim=1, keepdim=True).values
+    return torch.where(top, answers, torch.iinfo(answers.dtype).min).max(dim=1).values
+
+
+def _acc_variant(probs, n, tie=None, rule="plurality"):
+    total = 0.0
+    for counts in product(range(n + 1), repeat=len(probs)):
+        if sum(counts) != n:
+            continue
+        chance = factorial(n)
+        for p, c in zip(probs, counts):
+            chance = chance * p ** c / factorial(c)
+        top = max(counts)
+        if rule == "majority":
+            total += chance if 2 * counts[0] > n else 0.0
+        elif counts[0] == top:
+            ties = counts.count(top)
+            total += chance * (1.0 if ties == 1 else {"win": 1.0, "lose": 0.0}.get(tie, 1.0 / ties))
+    return float(total)
+
+
+def _acc_ties_win(probs, n):
+    return _acc_variant(probs, n, tie="win")
+
+
+def _acc_ties_lose(probs, n):
+    return _acc_variant(probs, n, tie="lose")
+
+
+def _acc_strict_majority(probs, n):
+    return _acc_variant(probs, n, rule="majority")
+
+
+def _acc_right_vs_rest(probs, n):
+    p = probs[0]
+    total = 0.0
+    for k in range(n + 1):
+        chance = comb(n, k) * p ** k * (1 - p) ** (n - k)
+        total += chance if 2 * k > n else 0.5 * chance if 2 * k == n else 0.0
+    return float(total)
+
+
+def _acc_pass_at_n(probs, n):
+    return float(1 - (1 - probs[0]) ** n)
+
+
+# ----- cases ------------------------------------------------------------------------------------
+def _pref_case(seed, B):
+    gen = torch.Generator().manual_seed(seed)
+    return dict(p_first_ab=torch.rand(B, generator=gen), p_first_ba=torch.rand(B, generator=gen))
+
+
+def _labels_case(seed, lengths, S=6, p_wrong=0.3):
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(len(lengths), S)
+    for b, n in enumerate(lengths):
+        mask[b, :n] = 1.0
+    correct = torch.rand(len(lengths), S, generator=gen) > p_wrong  # padding holds junk verdicts too
+    return dict(correct=correct, mask=mask)
+
+
+def _prm_case(seed, lengths, how, S=6):
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.zeros(len(lengths), S)
+    for b, n in enumerate(lengths):
+        mask[b, :n] = 1.0
+    probs = 0.05 + 0.9 * torch.rand(len(lengths), S, generator=gen)  # padding holds junk values too
+    return dict(step_probs=probs, mask=mask, how=how)
+
+
+def _bon_case(seed, P, N, levels=4):
+    gen = torch.Generator().manual_seed(seed)
+    scores = torch.randint(0, levels, (P, N), generator=gen).float() / levels  # few levels: ties happen
+    return dict(scores=scores, answers=torch.randint(10, 60, (P, N), generator=gen))
+
+
+def _vote_case(seed, P, N, values=4):
+    gen = torch.Generator().manual_seed(seed)
+    return dict(answers=torch.randint(0, values, (P, N), generator=gen) * 7 + 3)
+
+
+CHAPTER = Chapter(
+    id="07-beyond-rlhf",
+    notebook="beyond_rlhf.ipynb",
+    exercises=[
+        Exercise(
+            reference=ref.debiased_preference,
+            visible=[dict(p_first_ab=torch.tensor([0.9]), p_first_ba=torch.tensor([0.7])), _pref_case(0, 5)],
+            hidden=[_pref_case(1, 8), dict(p_first_ab=torch.tensor([1.0, 0.0, 0.5]), p_first_ba=torch.tensor([1.0, 0.0, 0.5])),
+                    _pref_case(2, 3)],
+            mistakes=[
+                Mistake("no_flip", "the second answer is the probability that the reply shown first, B, is better; "
+                        "it says 1 - p_first_ba about A.", _pref_no_flip),
+                Mistake("first_order_only", "only the A-first answer is used; the point is to average both "
+                        "orders, so the order effect cancels.", _pref_first_order_only),
+                Mistake("b_over_a", "this is the preference for B over A; return P(A better than B).",
+                        _pref_b_over_a),
+                Mistake("odds_product", "the two answers are combined as independent evidence (odds multiplied); "
+                        "Lee et al. average the two probabilities.", _pref_odds_product),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.first_error_labels,
+            visible=[dict(correct=torch.tensor([[True, False, True]]), mask=torch.ones(1, 3)),
+                     _labels_case(0, [6, 3, 4])],
+            hidden=[_labels_case(1, [5, 6, 2, 1], p_wrong=0.2), _labels_case(2, [6], p_wrong=0.6),
+                    dict(correct=torch.ones(2, 4, dtype=torch.bool), mask=torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0]]))],
+            mistakes=[
+                Mistake("every_step", "every step is labelled by the checker; labels stop at the first wrong step "
+                        "(-100 after it).", _labels_every_step),
+                Mistake("zero_after_error", "the steps after the first wrong one are labelled 0; they get no label "
+                        "(-100): whether they are right is ill-defined.", _labels_zero_after),
+                Mistake("first_error_unlabelled", "the first wrong step gets no label; it is labelled 0, the most "
+                        "useful label of the solution.", _labels_first_unlabelled),
+                Mistake("minus_one", "-1 marks the unlabelled steps; use -100, the value PyTorch's losses ignore "
+                        "(-1 would read as a label).", _labels_minus_one),
+                Mistake("padding_labelled", "padding (mask 0) gets labels; it is not a step: -100.", _labels_padding),
+            ],
+            points=(1, 1),
+        ),
+        Exercise(
+            reference=ref.prm_score,
+            visible=[dict(step_probs=torch.tensor([[0.9, 0.5, 0.0]]), mask=torch.tensor([[1.0, 1.0, 0.0]]), how="product"),
+                     _prm_case(0, [4, 2, 6], "product"), _prm_case(1, [3, 5], "min"), _prm_case(2, [6, 1, 3], "sum")],
+            hidden=[_prm_case(3, [2, 6, 5, 1], "product"), _prm_case(4, [1, 4], "min"), _prm_case(5, [5, 2, 6], "sum"),
+                    _prm_case(6, [3], "min")],
+            mistakes=[
+                Mistake("padding_included", "padding steps (mask 0) are scored too; only real steps count.",
+                        _prm_padding),
+                Mistake("sum_is_mean", "\"sum\" is computed as the mean of the step probabilities; it is their sum, "
+                        "which is why it favours long solutions.", _prm_mean),
+                Mistake("log_product", "\"product\" is computed as a sum of log-probabilities; return the product "
+                        "itself, the probability that every step is right.", _prm_log),
+                Mistake("min_is_last", "\"min\" reads the last step's probability; it is the smallest over all "
+                        "real steps.", _prm_last),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=ref.best_of_n,
+            visible=[dict(scores=torch.tensor([[0.2, 0.9, 0.9]]), answers=torch.tensor([[5, 7, 8]])), _bon_case(0, 3, 5)],
+            hidden=[_bon_case(1, 6, 8), _bon_case(2, 2, 16, levels=2), _bon_case(3, 4, 1)],
+            mistakes=[
+                Mistake("returns_index", "the index of the best solution is returned; return its final answer.",
+                        _bon_index),
+                Mistake("lowest_score", "the lowest-scored solution is chosen; the verifier's highest score wins.",
+                        _bon_lowest),
+                Mistake("ties_to_last", "a tie goes to the solution sampled last; it goes to the first "
+                        "(torch.argmax returns the first maximal index).", _bon_ties_last),
+            ],
+            points=(1, 1),
+        ),
+        Exercise(
+            reference=ref.majority_vote,
+            visible=[dict(answers=torch.tensor([[9, 4, 4, 9, 2]])), dict(answers=torch.tensor([[2, 6, 6, 1]])),
+                     dict(answers=torch.tensor([[30, 10, 20, 10, 30, 20]])), dict(answers=torch.tensor([[5, 8, 8, 5]])),
+                     _vote_case(0, 4, 5)],
+            hidden=[_vote_case(1, 6, 8), _vote_case(2, 3, 12, values=6), _vote_case(3, 2, 1),
+                    dict(answers=torch.tensor([[30, 10, 20, 10, 30, 20]]))],
+            mistakes=[
+                Mistake("smallest_on_tie", "a tie goes to the smallest answer (as torch.mode breaks ties); it goes "
+                        "to the tied answer that was sampled first.", _vote_smallest),
+                Mistake("first_sample", "the first sample's answer is returned whatever the votes.", _vote_first),
+                Mistake("ties_to_last", "a tie goes to the tied answer sampled last; it goes to the one sampled "
+                        "first.", _vote_ties_last),
+                Mistake("highest_on_tie", "a tie goes to the largest answer; it goes to the tied answer that was "
+                        "sampled first.", _vote_highest_answer),
+            ],
+            points=(1, 1),
+        ),
+        Exercise(
+            reference=own.majority_vote_accuracy,
+            visible=[dict(probs=[0.5, 0.3, 0.2], n=4), dict(probs=[0.5, 0.3, 0.2], n=2),
+                     dict(probs=[0.4, 0.45, 0.15], n=5), dict(probs=[0.35, 0.2, 0.2, 0.25], n=4)],
+            hidden=[dict(probs=[0.3, 0.5, 0.2], n=9), dict(probs=[0.6, 0.4], n=6), dict(probs=[0.25, 0.25, 0.25, 0.25], n=3),
+                    dict(probs=[0.45, 0.15, 0.15, 0.25], n=7), dict(probs=[1.0], n=3)],
+            mistakes=[
+                Mistake("ties_win", "a tie for the most votes always goes to the right answer; it is broken "
+                        "uniformly at random (the right answer wins 1 / (number tied) of the time).", _acc_ties_win),
+                Mistake("ties_lose", "a tie for the most votes is counted as a loss; it is broken uniformly at "
+                        "random.", _acc_ties_lose),
+                Mistake("strict_majority", "the right answer needs more than half the votes here; the vote is a "
+                        "plurality: the most frequent answer wins, even below half.", _acc_strict_majority),
+                Mistake("right_against_rest", "all wrong answers are lumped into one; they are different answers "
+                        "and split their votes.", _acc_right_vs_rest),
+                Mistake("pass_at_n", "this is the chance that some sample is right (pass@n); the vote must also "
+                        "rank the right answer first.", _acc_pass_at_n),
+            ],
+            points=(1, 1),
+            rtol=1e-6, atol=1e-9,
+        ),
+    ],
+)

@@ -1,0 +1,127 @@
+"""Chapter 7's reference implementations that its pages and the support package reuse
+(``rlcourse.verifiers``, ``rlcourse.lm.ai_feedback``); ``python -m autograde sync`` copies them into the
+chapter's solution cells.
+
+Shapes: ``B`` solutions or pairs, ``S`` steps of a solution (padded; ``mask`` is 1 on real steps),
+``P`` problems with ``N`` sampled solutions each.
+"""
+
+import torch
+
+
+def debiased_preference(p_first_ab, p_first_ba):
+    """An AI labeler's preference for reply A over reply B with its position bias removed.
+
+    The labeler is asked twice: once with A shown first (``p_first_ab``: its probability that the
+    first reply is better, i.e. A) and once with B shown first (``p_first_ba``: its probability that
+    the first reply, now B, is better). As Lee et al. (2023) do, average the two estimates of
+    ``P(A better than B)``.
+
+    Args:
+        p_first_ab: (B,) tensor, P(first is better) with A first.
+        p_first_ba: (B,) tensor, P(first is better) with B first.
+
+    Returns:
+        (B,) tensor, the debiased ``P(A better than B)``.
+
+    Example:
+        >>> debiased_preference(torch.tensor([0.9]), torch.tensor([0.7]))  # (0.9 + 0.3) / 2
+        tensor([0.6000])
+    """
+    return 0.5 * (p_first_ab + (1.0 - p_first_ba))
+
+
+def first_error_labels(correct, mask):
+    """Step labels as in PRM800K (Lightman et al., 2023): every step up to the first wrong one.
+
+    Steps before the first wrong step are labelled 1, the first wrong step 0; the steps after it get
+    no label (-100, the value PyTorch's losses ignore): once a solution has gone wrong, whether a later
+    step is "right" is ill-defined, and the raters stopped there. Padding (``mask`` 0) gets no label
+    either.
+
+    Args:
+        correct: (B, S) bool tensor, the checker's verdict on every step.
+        mask: (B, S) tensor, 1 on the solution's steps, 0 on padding.
+
+    Returns:
+        (B, S) int64 tensor of 1, 0 and -100.
+
+    Example:
+        >>> first_error_labels(torch.tensor([[True, False, True]]), torch.ones(1, 3))
+        tensor([[   1,    0, -100]])
+    """
+    real = mask.bool()
+    wrong = ~correct.bool() & real
+    errors_before = torch.cumsum(wrong.long(), dim=1) - wrong.long()  # wrong steps strictly before t
+    labels = torch.where(wrong, 0, 1)
+    return torch.where(real & (errors_before == 0), labels, -100)
+
+
+def prm_score(step_probs, mask, how="product"):
+    """A solution's score from a process reward model's step probabilities.
+
+    Lightman et al. (2023) score a solution by the probability that *every* step is right, the
+    product of the step probabilities (``"product"``), and report the minimum (``"min"``) as nearly
+    as good; ``"sum"`` adds the step rewards, ``R = sum_i r(x, y_1..i-1, y_i)``.
+
+    Args:
+        step_probs: (B, S) tensor, the PRM's probability that step ``i`` is right (any value on padding).
+        mask: (B, S) tensor, 1 on real steps (every solution has at least one).
+        how: ``"product"``, ``"min"`` or ``"sum"``.
+
+    Returns:
+        (B,) tensor of scores.
+
+    Example:
+        >>> prm_score(torch.tensor([[0.9, 0.5, 0.0]]), torch.tensor([[1.0, 1.0, 0.0]]), "product")
+        tensor([0.4500])
+    """
+    real = mask.bool()
+    if how == "product":
+        return torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1)
+    if how == "min":
+        return torch.where(real, step_probs, torch.full_like(step_probs, float("inf"))).amin(dim=1)
+    if how == "sum":
+        return torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
+    raise ValueError(f"how must be 'product', 'min' or 'sum', not {how!r}")
+
+
+def best_of_n(scores, answers):
+    """Best-of-N: for every problem, the final answer of its highest-scoring solution.
+
+    Ties go to the solution sampled first (the lowest index).
+
+    Args:
+        scores: (P, N) tensor, a reward model's score of each of ``N`` solutions per problem.
+        answers: (P, N) int64 tensor, each solution's final answer.
+
+    Returns:
+        (P,) int64 tensor, the chosen answers.
+
+    Example:
+        >>> best_of_n(torch.tensor([[0.2, 0.9, 0.9]]), torch.tensor([[5, 7, 8]]))
+        tensor([7])
+    """
+    best = torch.argmax(scores, dim=1)  # the first maximal index
+    return answers.gather(1, best[:, None]).squeeze(1)
+
+
+def majority_vote(answers):
+    """Majority voting (self-consistency): for every problem, the answer its solutions give most often.
+
+    Ties go to the tied answer that was sampled first.
+
+    Args:
+        answers: (P, N) int64 tensor of final answers.
+
+    Returns:
+        (P,) int64 tensor.
+
+    Example:
+        >>> majority_vote(torch.tensor([[9, 4, 4, 9, 2]]))  # 9 and 4 tie; 9 came first
+        tensor([9])
+    """
+    same = answers[:, :, None] == answers[:, None, :]  # (P, N, N)
+    votes = same.sum(dim=2)  # (P, N): how often solution n's answer occurs
+    first = torch.argmax(votes, dim=1)  # the first solution whose answer has the most votes
+    return answers.gather(1, first[:, None]).squeeze(1)

@@ -1,0 +1,39 @@
+"""Reference solutions of Chapter 7 that nothing else reuses (the others live in
+``rlcourse/reference/ch07_beyond_rlhf.py``)."""
+
+
+def majority_vote_accuracy(probs, n):
+    """The chance that majority voting over ``n`` sampled solutions picks the right answer.
+
+    Each solution's final answer is drawn independently: answer ``a`` with probability ``probs[a]``;
+    answer 0 is the right one. The vote goes to the answer given most often (a plurality, not
+    necessarily more than half); when several answers tie for the most votes, one of them is picked
+    uniformly at random. Think about what happens as ``n`` grows when a wrong answer is more likely
+    than the right one.
+
+    Args:
+        probs: sequence of ``A`` probabilities (they sum to 1), ``probs[0]`` the right answer's.
+        n: the number of samples (>= 1).
+
+    Returns:
+        float, the probability that the vote is right.
+
+    Example:
+        >>> round(majority_vote_accuracy([0.5, 0.3, 0.2], 2), 4)  # both right, or one right and a tie
+        0.5
+    """
+    from itertools import product
+    from math import factorial
+
+    A = len(probs)
+    total = 0.0
+    for counts in product(range(n + 1), repeat=A):  # every way to split n votes over A answers
+        if sum(counts) != n:
+            continue
+        chance = factorial(n)  # the multinomial probability of these counts
+        for p, c in zip(probs, counts):
+            chance = chance * p ** c / factorial(c)
+        top = max(counts)
+        if counts[0] == top:
+            total += chance / counts.count(top)  # a tie is broken uniformly at random
+    return float(total)

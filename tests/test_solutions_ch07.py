@@ -1,0 +1,139 @@
+"""Chapter 7's references and machinery behave as the text says (properties, not stored values)."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from rlcourse import verifiers
+from rlcourse.lm import constitution
+from rlcourse.lm.ai_feedback import JudgeConfig, first_is_better, train_judge
+from rlcourse.lm.checkpoints import load_checkpoint
+from rlcourse.lm.preferences import RUDE, gold_reward, prompts
+from rlcourse.lm.reward_model import Comparison
+from rlcourse.reference.ch07_beyond_rlhf import (best_of_n, debiased_preference, first_error_labels, majority_vote,
+                                                 prm_score)
+from solutions.ch07_beyond_rlhf import majority_vote_accuracy
+
+
+def test_debiased_preference_does_not_depend_on_the_order_asked():
+    gen = torch.Generator().manual_seed(0)
+    p_ab, p_ba = torch.rand(50, generator=gen), torch.rand(50, generator=gen)
+    p = debiased_preference(p_ab, p_ba)
+    assert torch.allclose(p + debiased_preference(p_ba, p_ab), torch.ones(50))  # P(A > B) + P(B > A) = 1
+    d, delta = torch.linspace(-3, 3, 13), 0.7  # a judge with a pure lean delta towards the first slot
+    unbiased = debiased_preference(torch.sigmoid(d + delta), torch.sigmoid(-d + delta))
+    assert torch.allclose(unbiased, 1 - unbiased.flip(0), atol=1e-6) and torch.all(torch.diff(unbiased) > 0)
+
+
+def test_first_error_labels_stop_at_the_first_wrong_step():
+    gen = torch.Generator().manual_seed(1)
+    correct = torch.rand(40, 6, generator=gen) > 0.3
+    lengths = torch.randint(1, 7, (40,), generator=gen)
+    mask = (torch.arange(6)[None, :] < lengths[:, None]).float()
+    labels = first_error_labels(correct, mask)
+    for b in range(40):
+        verdicts = correct[b, :lengths[b]].tolist()
+        first = verdicts.index(False) if False in verdicts else len(verdicts)
+        expected = [1] * first + ([0] if first < len(verdicts) else []) + [-100] * (6 - min(first + 1, len(verdicts)))
+        assert labels[b].tolist() == expected
+    assert torch.nn.functional.binary_cross_entropy_with_logits(  # the -100 entries drop out of a masked loss
+        torch.zeros(40, 6), labels.clamp(min=0).float(), weight=(labels >= 0).float()).isfinite()
+
+
+def test_prm_scores_order_and_length():
+    probs = torch.tensor([[0.9, 0.8, 0.5, 0.2], [0.9, 0.8, 0.3, 0.7]])
+    mask = torch.tensor([[1.0, 1, 1, 0], [1, 1, 1, 1]])
+    assert prm_score(probs, mask, "product").tolist() == pytest.approx([0.36, 0.1512])
+    assert prm_score(probs, mask, "min").tolist() == pytest.approx([0.5, 0.3])
+    assert prm_score(probs, mask, "sum").tolist() == pytest.approx([2.2, 2.7])
+    assert torch.all(prm_score(probs, mask, "min") >= prm_score(probs, mask, "product"))  # min >= product of <= 1
+    with pytest.raises(ValueError):
+        prm_score(probs, mask, "mean")
+
+
+def test_best_of_n_and_majority_vote_break_ties_by_the_first_sample():
+    gen = torch.Generator().manual_seed(2)
+    answers = torch.randint(0, 5, (200, 9), generator=gen)
+    scores = torch.randint(0, 3, (200, 9), generator=gen).float()
+    chosen = best_of_n(scores, answers)
+    for p in range(200):
+        first_best = scores[p].tolist().index(scores[p].max().item())
+        assert chosen[p] == answers[p, first_best]
+        counts = Counter(answers[p].tolist())
+        top = max(counts.values())
+        assert majority_vote(answers[p:p + 1]).item() == next(a for a in answers[p].tolist() if counts[a] == top)
+
+
+def test_majority_vote_accuracy_matches_simulation_and_limits():
+    rng = np.random.default_rng(3)
+    probs, n = [0.4, 0.35, 0.25], 5
+    draws = rng.choice(3, size=(20000, n), p=probs)
+    wins = 0.0
+    for row in draws:
+        counts = np.bincount(row, minlength=3)
+        tied = np.flatnonzero(counts == counts.max())
+        wins += (0 in tied) / len(tied)
+    assert majority_vote_accuracy(probs, n) == pytest.approx(wins / len(draws), abs=0.01)
+    assert majority_vote_accuracy([0.3, 0.5, 0.2], 9) < majority_vote_accuracy([0.3, 0.5, 0.2], 1)  # a wrong mode
+    assert majority_vote_accuracy([0.5, 0.3, 0.2], 9) > majority_vote_accuracy([0.5, 0.3, 0.2], 1)
+    assert majority_vote_accuracy([0.3, 0.7], 1) == pytest.approx(0.3)
+
+
+def test_solver_slips_and_the_checker_sees_them():
+    pool = verifiers.sample_pool(verifiers.problems(300, seed=0), 4, verifiers.Solver(), seed=0)
+    assert all(len(s.steps) >= len(s.problem) - 1 for s in pool)
+    right = [s for s in pool if all(verifiers.step_correct(s))]
+    assert all(verifiers.final_correct(s) for s in right)
+    assert 0.3 < len(right) / len(pool) < 0.6  # the habit (40%) and the accidents
+    assert verifiers.add_without_carry(18, 5) == 13 and verifiers.add_without_carry(45, 9) == 44
+    careful = verifiers.sample_pool(verifiers.problems(50, seed=1), 4, verifiers.Solver(careless=0.0, slip=0.0), seed=1)
+    assert all(all(verifiers.step_correct(s)) for s in careful)
+
+
+def test_a_prm_learns_to_check_steps():
+    train = verifiers.sample_pool(verifiers.problems(800, seed=4), 4, verifiers.Solver(), seed=4)
+    prm, history = verifiers.train_scorer(train, verifiers.ScorerConfig(kind="prm", epochs=8))
+    test = verifiers.sample_pool(verifiers.problems(100, seed=5), 8, verifiers.Solver(), seed=5)
+    probs, mask = verifiers.step_probabilities(prm, test)
+    scores = prm_score(probs, mask, "product")
+    right = torch.tensor([all(verifiers.step_correct(s)) for s in test])
+    assert scores[right].mean() > scores[~right].mean() + 0.5
+    assert history.labels > len(train)  # a label per step, up to the first wrong one
+
+
+def test_constitution_checkers_and_revision():
+    words = "water stupid bread water .".split()
+    by_name = {p.name: p for p in constitution.CONSTITUTION}
+    assert by_name["no insults"].offending("brief river", words) == [1]
+    assert by_name["on topic"].offending("brief river", words) == [2]
+    assert by_name["no repetition"].offending("brief river", words) == [3]
+    assert constitution.ENGAGE.breaches("brief river", words) == 1  # one distinct topic word of two
+    sft, tokenizer, _ = load_checkpoint("replies-sft")
+    asked = ["brief river"] * 20
+    rude = ["water stupid boats ."] * 20
+    revised = constitution.revise(sft, tokenizer, asked, rude, [by_name["no insults"]] * 20,
+                                  generator=torch.Generator().manual_seed(0))
+    assert all(r.startswith("water") and not set(r.split()) & set(RUDE) for r in revised)
+    assert constitution.revise(sft, tokenizer, ["brief river"], ["water boats ."], [by_name["no insults"]],
+                               generator=torch.Generator().manual_seed(0)) == ["water boats ."]
+    pairs = [Comparison("brief river", ["water stupid .", "water ."], [0, 1])] * 30
+    labelled = constitution.constitutional_comparisons(pairs, np.random.default_rng(0))
+    assert labelled and all(c.ranking == [1, 0] for c in labelled)  # only the insult principle tells them apart
+
+
+def test_judge_learns_the_order_term_from_a_leaning_rater():
+    sft, tokenizer, _ = load_checkpoint("replies-sft")
+    rng = np.random.default_rng(0)
+    from rlcourse.lm.preferences import demonstration
+
+    pairs = [(p, demonstration(p, rng), demonstration(p, rng)) for p in rng.choice(prompts(), 300)]
+    judge, _ = train_judge(sft, tokenizer, pairs, JudgeConfig(lean=1.5, epochs=2))
+    assert judge.delta.item() > 0.2
+    prompt_list, a, b = zip(*pairs[:50])
+    p_ab = first_is_better(judge, tokenizer, list(prompt_list), list(a), list(b))
+    p_ba = first_is_better(judge, tokenizer, list(prompt_list), list(b), list(a))
+    assert (p_ab + p_ba).mean() > 1.05  # the first slot wins more than its share
+    assert torch.allclose(debiased_preference(p_ab, p_ba) + debiased_preference(p_ba, p_ab), torch.ones(50))
+    assert gold_reward("brief river", "water boats .") > gold_reward("brief river", "stupid .")
