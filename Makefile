@@ -3,13 +3,13 @@ PY := .venv/bin/python
 export HF_HUB_OFFLINE := 1
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: book test install install-test browser release clean
+.PHONY: book test install install-test browser sandbox release clean
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 book: install release           ## install everything and build the book into _build/html
 	.venv/bin/jupyter-book build --all -W -n --keep-going .
 
-test: install-test browser release  ## install what the tests need and run them (one worker per test file)
+test: install-test browser sandbox release  ## install what the tests need and run them (one worker per test file)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 install: .venv/.installed
@@ -30,6 +30,10 @@ browser:                        ## Debian's chromium and chromedriver, for the b
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  $(SUDO) apt-get install -y -q chromium chromium-driver || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
+
+sandbox:                        ## bubblewrap, the sandbox every grading kernel runs in (autograde/sandbox.py)
+	@command -v bwrap >/dev/null || $(SUDO) apt-get install -y -q bubblewrap || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bubblewrap; }
 
 release: install                ## write the student notebooks into autograde/release/
 	$(PY) -m autograde release

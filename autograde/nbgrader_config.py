@@ -10,12 +10,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # for autograde.nbgrader_ext (this process only, not the kernels)
 
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,  # noqa: E402
-                                    ClearOutput, ClearSolutions, ComputeChecksums, GetGrades,
-                                    IncludeHeaderFooter, InstantiateTests, LockCells, SaveCells)
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,  # noqa: E402
+                                    ClearMarkScheme, ClearOutput, ClearSolutions, ComputeChecksums, Execute,
+                                    GetGrades, IgnorePattern, IncludeHeaderFooter, InstantiateTests,
+                                    LimitOutput, LockCells, SaveAutoGrades, SaveCells)
 
-from autograde.nbgrader_ext import HideHiddenTests, RemoveBookOnlyCells  # noqa: E402
+from autograde.nbgrader_ext import (HideHiddenTests, JudgeReports, RemoveBookOnlyCells,  # noqa: E402
+                                    ReportInsteadOfCheck)
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
@@ -32,7 +34,19 @@ c.GenerateAssignment.preprocessors = [
 ]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# Grading. A cell gets this long; a submission that loops forever costs it once per cell that calls
+# Grading. No grade is decided in the student's kernel: each test cell's check is replaced by a call
+# that only runs the student's function on the cases' inputs and reports the outputs; the grading
+# process compares them with the expected values (which never enter the kernel) and writes the
+# verdict into the cell, which nbgrader then scores (autograde.nbgrader_ext).
+c.Autograde.autograde_preprocessors = [
+    ReportInsteadOfCheck, Execute, JudgeReports, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+# Every grading kernel runs in a bubblewrap sandbox: it sees the Python environment, the support package
+# (without the graded chapter's references) and its own submission, read-only, and nothing else; no
+# network; memory and time limits (autograde/sandbox.py).
+c.Execute.kernel_manager_class = "autograde.sandbox.SandboxedKernelManager"
+# A cell gets this long; a submission that loops forever costs it once per cell that calls
 # the looping function. Chapter cells are sized to run in well under a minute on 2 CPU cores.
 c.Execute.timeout = 180
 c.Execute.interrupt_on_timeout = True

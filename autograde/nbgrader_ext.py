@@ -36,3 +36,95 @@ class HideHiddenTests(NbGraderPreprocessor):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {ANSI.sub('', out.get('evalue', ''))}"]
         return cell, resources
+
+
+# ----- grading outside the student's kernel --------------------------------------------------------
+CHECK_CALL = re.compile(r'^check\((?P<fn>[A-Za-z_]\w*), "(?P<exercise>[\w.-]+/\w+)"'
+                        r'(?:, hidden="(?P<blob>[A-Za-z0-9+/=]*)")?\)[ \t]*$', re.M)
+MAX_REPORT_CHARS = 20_000_000
+"""A report larger than this (a function that returns a huge value) is not decoded: the case fails."""
+
+
+class ReportInsteadOfCheck(NbGraderPreprocessor):
+    """Before execution: in every graded test cell, replace ``check(fn, "chapter/name"[, hidden=...])``
+    by ``report(fn, "chapter/name", inputs)``.
+
+    The kernel then receives the cases' inputs only; it runs the student's function on them and sends
+    the outputs back as a display output. The expected values, the known mistakes and the comparison
+    stay in the grading process (:class:`JudgeReports`). The test cells' sources are the instructor's
+    (nbgrader's ``OverwriteCells`` restores them before this runs), so a student cannot change what
+    is asked.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        from rlcourse.checks import _snapshot, inputs_only
+        from rlcourse.checks.encoding import unpack
+
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type != "code" or not grading.get("grade"):
+            return cell, resources
+        match = CHECK_CALL.search(cell.source)
+        if match is None:
+            return cell, resources
+        chapter, _, name = match["exercise"].partition("/")
+        spec = unpack(match["blob"]) if match["blob"] else _snapshot(chapter)["exercises"][name]
+        cell.metadata["rlcourse_grading"] = {"source": cell.source, "kind": "hidden" if match["blob"] else "visible"}
+        cell.source = (f"from rlcourse.checks import report as _rlcourse_report\n"
+                       f'_rlcourse_report({match["fn"]}, "{match["exercise"]}", "{inputs_only(spec)}")')
+        return cell, resources
+
+
+class JudgeReports(NbGraderPreprocessor):
+    """After execution: judge each prepared test cell by the outputs its kernel reported.
+
+    The cell's own outputs are replaced by the verdict: the check's message on success (stdout), or
+    a ``CheckFailed`` error naming the failing case and the likely mistake, which nbgrader scores 0.
+    A cell that reported nothing (the function is missing, the kernel died, the cell timed out) fails.
+    The original test code is put back, so feedback shows what the student's checks show.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        from nbformat.v4 import new_output
+
+        from rlcourse.checks import REPORT_MIME, _snapshot, judge_case, passed_message
+        from rlcourse.checks.encoding import decode, unpack
+
+        meta = cell.get("metadata", {}).pop("rlcourse_grading", None)
+        if meta is None:
+            return cell, resources
+        cell.source = meta["source"]
+        match = CHECK_CALL.search(cell.source)
+        chapter, _, name = match["exercise"].partition("/")
+        spec = unpack(match["blob"]) if match["blob"] else _snapshot(chapter)["exercises"][name]
+        bundles = [o for o in cell.get("outputs", [])
+                   if o.get("output_type") in ("display_data", "execute_result") and REPORT_MIME in o.get("data", {})]
+        verdict = None
+        if not bundles:
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            why = f"{errors[-1].get('ename')}: {ANSI.sub('', errors[-1].get('evalue', ''))}" if errors else "no output"
+            verdict = f"✗ {name}: the {meta['kind']} checks could not run ({why})."
+        else:
+            report = bundles[-1]["data"][REPORT_MIME]
+            results = report.get("results") if isinstance(report, dict) else None
+            if (not isinstance(results, list) or len(results) != len(spec["cases"])
+                    or len(str(results)) > MAX_REPORT_CHARS):
+                verdict = f"✗ {name}: the {meta['kind']} checks reported an unreadable result."
+            else:
+                for i, result in enumerate(results, start=1):
+                    if not isinstance(result, dict) or not ({"output"} == set(result) or {"error"} == set(result)):
+                        verdict = f"✗ {name}: the {meta['kind']} checks reported an unreadable result."
+                        break
+                    try:
+                        result = {"output": decode(result["output"])} if "output" in result else result
+                        verdict = judge_case(name, meta["kind"], spec, i, result)
+                    except Exception as exc:  # an output the grader cannot rebuild or compare
+                        verdict = f"✗ {name}, {meta['kind']} case {i}: the output cannot be compared ({type(exc).__name__})."
+                    if verdict is not None:
+                        break
+        if verdict is None:
+            cell.outputs = [new_output("stream", name="stdout",
+                                       text=passed_message(name, meta["kind"], len(spec["cases"])) + "\n")]
+        else:
+            cell.outputs = [new_output("error", ename="CheckFailed", evalue=verdict,
+                                       traceback=[f"CheckFailed: {verdict}"])]
+        return cell, resources

@@ -68,6 +68,73 @@ FLOODS = '''def transition_tensor(env):
 '''
 
 
+WRONG = '''import numpy as np
+
+
+def transition_tensor(env):
+    return np.zeros((env.n_states, env.n_actions, env.n_states))
+'''
+TAMPERS = {  # a wrong answer, then an attempt to make the checks pass anyway
+    "redefines_check": WRONG + "\n\ncheck = lambda *args, **kwargs: None\n",
+    "patches_comparisons": WRONG + (
+        "\n\nimport numpy\nimport torch\nimport rlcourse.checks\n\n"
+        "numpy.allclose = numpy.isclose = lambda *a, **k: True\n"
+        "torch.allclose = lambda *a, **k: True\n"
+        "rlcourse.checks.compare = lambda *a, **k: None\n"
+        "rlcourse.checks.judge_case = lambda *a, **k: None\n"),
+    "silences_errors": WRONG + (
+        "\n\nimport sys\nfrom IPython import get_ipython\n\n"
+        "get_ipython().showtraceback = lambda *a, **k: None\n"
+        "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+        "sys.excepthook = lambda *a: None\n"),
+    "fakes_a_report": WRONG + (  # replaces the function every graded check calls: every check fails
+        "\n\nimport rlcourse.checks\n\n"
+        "def _fake(fn, exercise, inputs):\n"
+        "    from IPython.display import display\n"
+        "    display({rlcourse.checks.REPORT_MIME: {'exercise': exercise, 'results': 'all passed'}}, raw=True)\n\n"
+        "rlcourse.checks.report = _fake\n"),
+}
+
+
+READS_THE_SOURCE = WRONG + '''
+
+import json
+import pathlib
+
+import rlcourse
+
+_places = [pathlib.Path(rlcourse.__file__).resolve().parents[1], *pathlib.Path.cwd().resolve().parents]
+for _notebook in [p / "book" / "01-mdp" / "mdp.ipynb" for p in _places] + [p / "source" / "01-mdp" / "mdp.ipynb" for p in _places]:
+    try:
+        _cells = json.loads(_notebook.read_text())["cells"]
+    except OSError:
+        continue
+    for _cell in _cells:  # run the instructor's solution
+        if "solution:transition_tensor" in _cell["metadata"].get("tags", []):
+            exec("".join(_cell["source"]))
+'''
+ATTACKS = '''import pathlib
+import sqlite3
+
+for _folder in pathlib.Path.cwd().resolve().parents:
+    for _path in _folder.glob("submitted/*/01-mdp/mdp.ipynb"):  # blank every classmate's work
+        try:
+            _path.write_text("{}")
+        except OSError:
+            pass
+    if (_folder / "gradebook.db").exists():  # and give everyone full marks
+        try:
+            with sqlite3.connect(_folder / "gradebook.db") as _con:
+                _con.execute("UPDATE grade SET manual_score = 1000")
+        except Exception:
+            pass
+'''
+EXHAUSTS_MEMORY = '''def transition_tensor(env):
+    hoard = bytearray(64 * 2**30)  # more memory than the grading kernel may have
+    return hoard
+'''
+
+
 def noisy(fn) -> str:
     """The source of a correct answer that also writes to stderr: a debug print and a log line."""
     import inspect
@@ -97,6 +164,13 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     deleted.cells = [c for c in deleted.cells
                      if c.metadata.get("nbgrader", {}).get("grade_id") != "test_discounted_return"]
     course.submit("deleted_cell", chapter, deleted)
+    for student, answer in TAMPERS.items():
+        course.submit(student, chapter, filled_in(release_nb, chapter, {"transition_tensor": answer}))
+    course.submit("reads_the_source", chapter, filled_in(release_nb, chapter, {"transition_tensor": READS_THE_SOURCE}))
+    attacker = filled_in(release_nb, chapter)  # right answers, then attacks on the others' files and grades
+    attacker.cells.insert(1, nbformat.v4.new_code_cell(ATTACKS))
+    course.submit("aa_attacker", chapter, attacker)  # graded first
+    course.submit("exhausts_memory", chapter, filled_in(release_nb, chapter, {"transition_tensor": EXHAUSTS_MEMORY}))
 
     proc = course.run("autograde", chapter, "--create", "--Execute.timeout=10", check=False)
     assert proc.returncode == 1, "nbgrader reports the invalid notebook with exit status 1"
@@ -113,6 +187,12 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     assert scores["invalid_json"][0] == 0, "the invalid notebook is recorded as a submission scoring 0"
     assert scores["exits"][0] == 0 and scores["exits"][2], "a kernel that dies scores 0 and is flagged"
     assert scores["floods"][0] == full - lost, "a million printed lines cost only the wrong answer"
+    for student in TAMPERS:  # the checks' outcome is decided outside the kernel: tampering earns nothing
+        assert scores[student][0] == (0 if student == "fakes_a_report" else full - lost), student
+    # the sandbox: no instructor file to read, no classmate's file or gradebook to write, bounded memory
+    assert scores["reads_the_source"][0] == full - lost, "the instructor's notebook is out of the kernel's reach"
+    assert scores["aa_attacker"] == (full, full, False), "the attacker's own right answers count, nothing more"
+    assert scores["exhausts_memory"][0] == full - lost, "a kernel out of memory loses only that exercise"
 
     # feedback: generated for every graded student, and it never shows hidden tests
     course.run("generate_feedback", chapter, check=False)
@@ -128,3 +208,23 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     rows = {r["student_id"]: r for r in csv.DictReader(open(course.root / "grades.csv"))}
     assert float(rows["good"]["raw_score"]) == full
     assert float(rows["raises"]["raw_score"]) == full - lost
+
+
+def test_a_chapters_references_cannot_be_imported_while_it_is_graded(course):
+    """Chapter 7's references live in the installed support package (Chapter 6's too, which Chapter 7
+    builds on). While Chapter 7 is graded, its own cannot be imported; earlier chapters' can."""
+    chapter = "07-beyond-rlhf"
+    release_nb = nbformat.read(course.release(chapter), as_version=4)
+    exercises = CHAPTERS[chapter].exercises
+    borrowed = {ex.name: f"from rlcourse.reference.ch07_beyond_rlhf import {ex.name}\n" for ex in exercises
+                if ex.reference.__module__ == "rlcourse.reference.ch07_beyond_rlhf" and ex.name != "debiased_preference"}
+    own = CHAPTERS[chapter].exercise("debiased_preference").reference
+    import inspect
+
+    earlier = "from rlcourse.reference.ch06_rlhf import ranking_loss  # an earlier chapter: allowed\n\n\n"
+    answers = {**borrowed, "debiased_preference": earlier + inspect.getsource(own)}
+    course.submit("borrows", chapter, filled_in(release_nb, chapter, answers))
+    course.run("autograde", chapter, "--create")
+    kept = sum(sum(ex.points) for ex in exercises if ex.name not in borrowed)
+    assert len(borrowed) >= 4
+    assert course.scores(chapter)["borrows"][0] == kept

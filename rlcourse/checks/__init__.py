@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from rlcourse.checks import adapters
-from rlcourse.checks.encoding import decode, unpack
+from rlcourse.checks.encoding import decode, encode, pack, unpack
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
-__all__ = ["check", "CheckFailed", "compare"]
+__all__ = ["check", "CheckFailed", "compare", "report"]
 
 
 class CheckFailed(AssertionError):
@@ -65,31 +65,87 @@ def check(fn, exercise: str, hidden: str | None = None) -> None:
     else:
         spec, kind = unpack(hidden), "hidden"
     call = adapters.get(spec.get("adapter"))
-    cases = spec["cases"]
-    for i, case in enumerate(cases, start=1):
-        args = decode(case["args"])
-        where = (f"{name}, {kind} case {i} of {len(cases)}" +
-                 (f": {name}({describe_args(args, case.get('order'))})" if kind == "visible" else ""))
+    for i, case in enumerate(spec["cases"], start=1):
         try:
-            out = call(fn, args)
+            result = {"output": call(fn, decode(case["args"]))}
         except NotImplementedError:
-            raise CheckFailed(f"✗ {where}\n  {name} is not implemented yet: replace "
-                              "`raise NotImplementedError()` with your code.") from None
+            result = {"error": "not implemented"}
         except Exception as exc:  # the student's code raised: say where
-            raise CheckFailed(f"✗ {where}\n  {name} raised {type(exc).__name__}: {exc}"
-                              f"{_student_frame(exc)}") from None
-        expected = decode(case["expected"])
-        diff = compare(out, expected, rtol=spec.get("rtol", 1e-6), atol=spec.get("atol", 1e-8),
-                       reveal=(kind == "visible"))
-        if diff is None:
+            result = {"error": f"{type(exc).__name__}: {exc}{_student_frame(exc)}"}
+        verdict = judge_case(name, kind, spec, i, result)
+        if verdict is not None:
+            raise CheckFailed(verdict)
+    print(passed_message(name, kind, len(spec["cases"])))
+
+
+def passed_message(name: str, kind: str, n: int) -> str:
+    return f"✓ {name}: all {n} {kind} cases match the reference."
+
+
+def judge_case(name: str, kind: str, spec: dict, i: int, result: dict) -> str | None:
+    """``None`` if case ``i`` (from 1) of ``spec`` passed, else the message saying why it failed.
+
+    ``result`` is ``{"output": value}`` or ``{"error": text}`` (the function raised; ``"not
+    implemented"`` for the stub). Used in the student's kernel by :func:`check` and, when grading,
+    outside it on the outputs that :func:`report` sent.
+    """
+    cases = spec["cases"]
+    case = cases[i - 1]
+    where = (f"{name}, {kind} case {i} of {len(cases)}" +
+             (f": {name}({describe_args(decode(case['args']), case.get('order'))})" if kind == "visible" else ""))
+    if "error" in result:
+        if result["error"] == "not implemented":
+            return (f"✗ {where}\n  {name} is not implemented yet: replace `raise NotImplementedError()` with "
+                    "your code.")
+        return f"✗ {where}\n  {name} raised {result['error']}"
+    out = result["output"]
+    rtol, atol = spec.get("rtol", 1e-6), spec.get("atol", 1e-8)
+    diff = compare(out, decode(case["expected"]), rtol=rtol, atol=atol, reveal=(kind == "visible"))
+    if diff is None:
+        return None
+    msg = f"✗ {where}\n  {diff}"
+    for mistake, mistake_out in case.get("mistakes", {}).items():
+        if compare(out, decode(mistake_out), rtol=rtol, atol=atol) is None:
+            msg += f"\n  Likely mistake: {spec['mistake_messages'][mistake]}"
+            break
+    return msg
+
+
+REPORT_MIME = "application/vnd.rlcourse.report+json"
+"""The output type in which :func:`report` sends a function's outputs to the grader."""
+
+
+def inputs_only(spec: dict) -> str:
+    """The packed inputs of a spec's cases, without expected values or mistakes (what a grading kernel gets)."""
+    return pack({"adapter": spec.get("adapter"), "args": [case["args"] for case in spec["cases"]]})
+
+
+def report(fn, exercise: str, inputs: str) -> None:
+    """Grading only: run ``fn`` on packed inputs and send its outputs to the grader, which compares them.
+
+    The grader (``autograde.nbgrader_ext``) puts this call in place of each test cell's ``check``, so
+    the expected values never enter the student's kernel and nothing the kernel does can change how
+    its outputs are judged.
+    """
+    from IPython.display import display
+
+    spec = unpack(inputs)
+    call = adapters.get(spec.get("adapter"))
+    results = []
+    for args in spec["args"]:
+        try:
+            out = call(fn, decode(args))
+        except NotImplementedError:
+            results.append({"error": "not implemented"})
             continue
-        msg = f"✗ {where}\n  {diff}"
-        for mistake, mistake_out in case.get("mistakes", {}).items():
-            if compare(out, decode(mistake_out), rtol=spec.get("rtol", 1e-6), atol=spec.get("atol", 1e-8)) is None:
-                msg += f"\n  Likely mistake: {spec['mistake_messages'][mistake]}"
-                break
-        raise CheckFailed(msg)
-    print(f"✓ {name}: all {len(cases)} {kind} cases match the reference.")
+        except Exception as exc:
+            results.append({"error": f"{type(exc).__name__}: {exc}{_student_frame(exc)}"})
+            continue
+        try:
+            results.append({"output": encode(out)})
+        except Exception as exc:
+            results.append({"error": f"a value that cannot be compared ({type(exc).__name__}: {exc})"})
+    display({REPORT_MIME: {"exercise": exercise, "results": results}}, raw=True)
 
 
 def _student_frame(exc: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from rlcourse.reference.ch04_assistant import sample_token
 
 
 @torch.no_grad()
@@ -30,6 +29,8 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
         (B * num_samples, max_new_tokens) new token ids, the samples of a prompt in consecutive rows;
         after a row's ``<|eos|>`` come ``pad_token_id``.
     """
+    from rlcourse.reference.ch04_assistant import sample_token  # on first use (see rlcourse.lm)
+
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
     out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
     cache, logits = out.cache, out.logits[:, -1]  # (B, V); the keys and values of every position so far

@@ -8,7 +8,6 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rlcourse.reference.ch04_assistant import next_token_loss
 
 
 def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -21,6 +20,8 @@ def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: tor
     targets = input_ids.masked_fill(loss_mask == 0, -100)  # (B, T)
     if not (targets[:, 1:] != -100).any():  # no target at all: a mean over nothing
         return logits.sum() * 0.0
+    from rlcourse.reference.ch04_assistant import next_token_loss  # on first use (see rlcourse.lm)
+
     return next_token_loss(logits, targets)
 
 
