@@ -57,21 +57,35 @@ class ReportInsteadOfCheck(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, index):
-        from rlcourse.checks import _snapshot, inputs_only
-        from rlcourse.checks.encoding import unpack
+        from rlcourse.checks import inputs_only
 
         grading = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type != "code" or not grading.get("grade"):
             return cell, resources
-        match = CHECK_CALL.search(cell.source)
-        if match is None:
+        call = _check_call(cell.source)
+        if call is None:
             return cell, resources
-        chapter, _, name = match["exercise"].partition("/")
-        spec = unpack(match["blob"]) if match["blob"] else _snapshot(chapter)["exercises"][name]
-        cell.metadata["rlcourse_grading"] = {"source": cell.source, "kind": "hidden" if match["blob"] else "visible"}
+        fn, exercise, _, spec, kind = call
+        cell.metadata["rlcourse_grading"] = {"source": cell.source, "kind": kind}
         cell.source = (f"from rlcourse.checks import report as _rlcourse_report\n"
-                       f'_rlcourse_report({match["fn"]}, "{match["exercise"]}", "{inputs_only(spec)}")')
+                       f'_rlcourse_report({fn}, "{exercise}", "{inputs_only(spec)}")')
         return cell, resources
+
+
+def _check_call(source: str):
+    """``(function name, exercise, exercise name, its spec, "visible" or "hidden")`` of the ``check(...)``
+    call in a test cell's source, or ``None``. The spec holds the expected values: the grader's own
+    stored visible cases, or the hidden cases packed in the instructor's cell."""
+    from rlcourse.checks import _snapshot
+    from rlcourse.checks.encoding import unpack
+
+    match = CHECK_CALL.search(source)
+    if match is None:
+        return None
+    chapter, _, name = match["exercise"].partition("/")
+    if match["blob"]:
+        return match["fn"], match["exercise"], name, unpack(match["blob"]), "hidden"
+    return match["fn"], match["exercise"], name, _snapshot(chapter)["exercises"][name], "visible"
 
 
 class JudgeReports(NbGraderPreprocessor):
@@ -86,16 +100,14 @@ class JudgeReports(NbGraderPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         from nbformat.v4 import new_output
 
-        from rlcourse.checks import REPORT_MIME, _snapshot, judge_case, passed_message
-        from rlcourse.checks.encoding import decode, unpack
+        from rlcourse.checks import REPORT_MIME, judge_case, passed_message
+        from rlcourse.checks.encoding import decode
 
         meta = cell.get("metadata", {}).pop("rlcourse_grading", None)
         if meta is None:
             return cell, resources
         cell.source = meta["source"]
-        match = CHECK_CALL.search(cell.source)
-        chapter, _, name = match["exercise"].partition("/")
-        spec = unpack(match["blob"]) if match["blob"] else _snapshot(chapter)["exercises"][name]
+        _, _, name, spec, _ = _check_call(cell.source)
         bundles = [o for o in cell.get("outputs", [])
                    if o.get("output_type") in ("display_data", "execute_result") and REPORT_MIME in o.get("data", {})]
         verdict = None

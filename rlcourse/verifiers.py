@@ -181,7 +181,7 @@ class ScorerConfig:
 
     kind: str = "prm"
     """``"prm"``: a label per step up to the first wrong one; ``"orm"``: one label, the final answer's."""
-    epochs: int = 30
+    epochs: int = 10
     """Passes over the solutions."""
     batch_size: int = 128
     lr: float = 2e-3

@@ -10,6 +10,7 @@ one, which still gets full marks.
 from __future__ import annotations
 
 import csv
+import inspect
 import re
 
 import nbformat
@@ -137,8 +138,6 @@ EXHAUSTS_MEMORY = '''def transition_tensor(env):
 
 def noisy(fn) -> str:
     """The source of a correct answer that also writes to stderr: a debug print and a log line."""
-    import inspect
-
     correct = inspect.getsource(fn).replace(f"def {fn.__name__}(", "def _correct(", 1)
     return (f"import logging\nimport sys\n\nlogging.basicConfig(level=logging.INFO, force=True)\n\n{correct}\n\n"
             f"def {fn.__name__}(*args, **kwargs):\n"
@@ -219,8 +218,6 @@ def test_a_chapters_references_cannot_be_imported_while_it_is_graded(course):
     borrowed = {ex.name: f"from rlcourse.reference.ch07_beyond_rlhf import {ex.name}\n" for ex in exercises
                 if ex.reference.__module__ == "rlcourse.reference.ch07_beyond_rlhf" and ex.name != "debiased_preference"}
     own = CHAPTERS[chapter].exercise("debiased_preference").reference
-    import inspect
-
     earlier = "from rlcourse.reference.ch06_rlhf import ranking_loss  # an earlier chapter: allowed\n\n\n"
     answers = {**borrowed, "debiased_preference": earlier + inspect.getsource(own)}
     course.submit("borrows", chapter, filled_in(release_nb, chapter, answers))
