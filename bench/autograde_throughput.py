@@ -1,11 +1,14 @@
-"""Seconds per submission of plain ``nbgrader autograde`` from the CLI (the baseline later grading
-work is compared against).
+"""Grading throughput: plain ``nbgrader autograde`` against the fast grader, side by side, in one run.
 
-    .venv/bin/python bench/autograde_throughput.py [--chapter 01-mdp] [--copies 8]
+    .venv/bin/python bench/autograde_throughput.py [--chapters 01-mdp 05-rlvr] [--copies 8 4] [--workers 2]
 
-Makes a throw-away course folder, releases the chapter, submits N copies of a correct answer
-(the student notebook filled in with the reference solutions), grades them all with one
-``nbgrader autograde`` call and prints the wall time per submission.
+For each chapter: a throw-away course folder, the chapter released, a class of N submissions (in turn
+a right answer, a right answer, a half-wrong one, an untouched one), copied to a second folder. One
+folder is graded with one ``nbgrader autograde CHAPTER --create`` call (the README's command), the
+other with ``python -m autograde grade CHAPTER --workers W`` (its Dask local cluster started inside
+the timed command). Prints the wall time per submission of both, the ratio, and whether every
+submission got the same score from both. Both use the course's configuration (the same sandbox, time
+limits and checks); the machine should be otherwise idle.
 """
 
 from __future__ import annotations
@@ -24,26 +27,41 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import nbformat  # noqa: E402
 
 from tests.conftest import Course, filled_in  # noqa: E402
+from tests.test_grading import wrong_answers  # noqa: E402
+
+
+def bench(chapter: str, copies: int, workers: int, tmp: Path) -> dict:
+    plain = Course(tmp / chapter / "plain")
+    release_nb = nbformat.read(plain.release(chapter), as_version=4)
+    kinds = [filled_in(release_nb, chapter), filled_in(release_nb, chapter),
+             filled_in(release_nb, chapter, wrong_answers(chapter)), release_nb]
+    for i in range(copies):
+        plain.submit(f"student{i:03d}", chapter, kinds[i % len(kinds)])
+    fast = plain.copy("fast")
+    start = time.perf_counter()
+    plain.run("autograde", chapter, "--create")
+    t_plain = time.perf_counter() - start
+    start = time.perf_counter()
+    fast.grade(chapter, f"--workers={workers}")
+    t_fast = time.perf_counter() - start
+    return {"chapter": chapter, "copies": copies, "plain": t_plain / copies, "fast": t_fast / copies,
+            "same": plain.scores(chapter) == fast.scores(chapter)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chapter", default="01-mdp")
-    parser.add_argument("--copies", type=int, default=8)
+    parser.add_argument("--chapters", nargs="+", default=["01-mdp", "05-rlvr"])
+    parser.add_argument("--copies", nargs="+", type=int, default=[8, 4], help="submissions per chapter")
+    parser.add_argument("--workers", type=int, default=2, help="the fast grader's local workers")
     args = parser.parse_args()
+    copies = args.copies + [args.copies[-1]] * (len(args.chapters) - len(args.copies))
+    print(f"{os.cpu_count()} CPU cores; fast grader with {args.workers} local workers")
+    print(f"{'chapter':<24} {'class':>5} {'nbgrader s/sub':>15} {'fast s/sub':>11} {'ratio':>7}  same scores")
     with tempfile.TemporaryDirectory() as tmp:
-        course = Course(Path(tmp) / "course")
-        answer = filled_in(nbformat.read(course.release(args.chapter), as_version=4), args.chapter)
-        for i in range(args.copies):
-            course.submit(f"student{i:03d}", args.chapter, answer)
-        start = time.perf_counter()
-        course.run("autograde", args.chapter, "--create")
-        elapsed = time.perf_counter() - start
-        scores = course.scores(args.chapter)
-    assert len(scores) == args.copies and all(s[0] == s[1] for s in scores.values()), scores
-    print(f"chapter {args.chapter}: {args.copies} submissions graded by `nbgrader autograde` (CLI) "
-          f"in {elapsed:.1f} s")
-    print(f"seconds per submission: {elapsed / args.copies:.2f}  (cpu cores: {os.cpu_count()})")
+        for chapter, n in zip(args.chapters, copies):
+            r = bench(chapter, n, args.workers, Path(tmp))
+            print(f"{chapter:<24} {n:>5} {r['plain']:>15.2f} {r['fast']:>11.2f} {r['plain'] / r['fast']:>6.1f}x  "
+                  f"{'yes' if r['same'] else 'NO'}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -70,6 +72,19 @@ class Course:
         else:
             nbformat.write(nb_or_text, path)
         return path
+
+    def grade(self, chapter: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """The fast grader, as the README runs it: ``python -m autograde grade CHAPTER``, from the repository."""
+        cmd = [sys.executable, "-m", "autograde", "grade", chapter, f"--root={self.root}", "--quiet", *args]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"grade {chapter} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def copy(self, name: str) -> "Course":
+        """A second course folder with the same gradebook and submissions (to grade them another way)."""
+        shutil.copytree(self.root, self.root.parent / name)
+        return Course(self.root.parent / name)
 
     def scores(self, chapter: str) -> dict:
         """student -> (score, max_score, needs_manual_grade), for every graded submission."""

@@ -24,15 +24,32 @@ def max_points(chapter: str) -> int:
     return sum(sum(ex.points) for ex in CHAPTERS[chapter].exercises)
 
 
+def wrong_answers(chapter: str) -> dict:
+    """Every other exercise answered with a function that returns a wrong value (the rest right)."""
+    return {ex.name: f"def {ex.name}(*args, **kwargs):\n    return None\n"
+            for ex in CHAPTERS[chapter].exercises[1::2]}
+
+
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
-def test_source_notebook_full_marks_and_student_notebook_zero(course, chapter):
+def test_plain_and_fast_grading_give_the_same_scores(course, chapter):
+    """The instructor's notebook earns full marks, the untouched student notebook zero and a half-right
+    one the points of its right half, through plain `nbgrader autograde`, and the fast grader
+    (`python -m autograde grade`) gives every submission exactly the same score."""
     release = course.release(chapter)
+    release_nb = nbformat.read(release, as_version=4)
     course.submit("instructor", chapter, nbformat.read(CHAPTERS[chapter].path, as_version=4))
-    course.submit("blank", chapter, nbformat.read(release, as_version=4))
+    course.submit("blank", chapter, release_nb)
+    course.submit("half_wrong", chapter, filled_in(release_nb, chapter, wrong_answers(chapter)))
+    fast = course.copy("fast")
     course.run("autograde", chapter, "--create")
     scores = course.scores(chapter)
-    assert scores["instructor"] == (max_points(chapter), max_points(chapter), False)
-    assert scores["blank"][0] == 0 and scores["blank"][1] == max_points(chapter)
+    full = max_points(chapter)
+    right = sum(sum(ex.points) for ex in CHAPTERS[chapter].exercises[0::2])
+    assert scores["instructor"] == (full, full, False)
+    assert scores["blank"] == (0, full, False)
+    assert scores["half_wrong"] == (right, full, False)
+    fast.grade(chapter)
+    assert fast.scores(chapter) == scores
 
 
 @pytest.mark.parametrize("chapter", list(CHAPTERS))
@@ -170,6 +187,7 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     attacker.cells.insert(1, nbformat.v4.new_code_cell(ATTACKS))
     course.submit("aa_attacker", chapter, attacker)  # graded first
     course.submit("exhausts_memory", chapter, filled_in(release_nb, chapter, {"transition_tensor": EXHAUSTS_MEMORY}))
+    fast = course.copy("fast")
 
     proc = course.run("autograde", chapter, "--create", "--Execute.timeout=10", check=False)
     assert proc.returncode == 1, "nbgrader reports the invalid notebook with exit status 1"
@@ -207,6 +225,24 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     rows = {r["student_id"]: r for r in csv.DictReader(open(course.root / "grades.csv"))}
     assert float(rows["good"]["raw_score"]) == full
     assert float(rows["raises"]["raw_score"]) == full - lost
+
+    # the same batch through the fast grader: the same score for everyone, and a table that says why
+    proc = fast.grade(chapter, "--timeout=10", check=False)
+    assert proc.returncode == 1, "the invalid notebook makes the run exit 1"
+    assert fast.scores(chapter) == scores
+    status = {line.split()[0]: line for line in proc.stdout.splitlines()[2:] if line.strip()}
+    assert status["good"].endswith("ok") and status["noisy"].endswith("ok")
+    assert "invalid notebook" in status["invalid_json"]
+    assert "crash" in status["exits"] and "needs manual grading" in status["exits"]
+    assert "timeout" in status["loops"]
+    assert "tampering detected" in status["fakes_a_report"]
+    assert "locked cell test_discounted_return removed" in status["deleted_cell"]
+    fast.run("generate_feedback", chapter, check=False)
+    html = (fast.root / "feedback" / "raises" / chapter / "mdp.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in html and not PACKED_HIDDEN_CASES.search(html) and "Hidden tests" in html
+    fast.run("export", f"--to={fast.root / 'grades.csv'}")
+    assert {r["student_id"]: r["raw_score"] for r in csv.DictReader(open(fast.root / "grades.csv"))} == \
+        {student: row["raw_score"] for student, row in rows.items()}
 
 
 def test_a_chapters_references_cannot_be_imported_while_it_is_graded(course):

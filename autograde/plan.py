@@ -1,0 +1,140 @@
+"""What a submission's grades depend on: the code the fast grader runs instead of the whole notebook.
+
+A chapter notebook interleaves exercises with demonstrations (training runs, plots) that no grade
+depends on; plain ``nbgrader autograde`` re-runs all of them for every student. :func:`plan` keeps
+
+- every cell the student wrote or changed (an answer cell, a cell they added or edited), whole;
+- every graded test cell, whole;
+- of the other cells, which are the instructor's own code unchanged (the setup cell included), only
+  the top-level statements that bind a name some kept code reads (found with Python's ``symtable``,
+  so names read inside function bodies count, and names local to a function do not), and what those
+  statements read in turn.
+
+What is left out is what no check reads: demonstrations, plots, and the setup cell's seeding and
+plot style. The checks pass each function its inputs, seeds included, so a function's outputs do
+not depend on them (a function that draws from a global random state fails its checks either way).
+
+Code is kept in notebook order. A name read through ``globals()``, ``exec`` or the like is invisible
+to this analysis; the fast grader notices (a ``NameError`` in the run) and grades that submission
+with the whole notebook instead (``autograde/grade.py``).
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import symtable
+from dataclasses import dataclass
+
+
+class _Everything(frozenset):
+    """What ``from module import *`` binds: any name."""
+
+    def __and__(self, other):
+        return frozenset(other)
+
+
+ANY = _Everything()
+
+
+@dataclass(frozen=True)
+class Statement:
+    source: str
+    binds: frozenset
+    reads: frozenset
+
+
+@functools.lru_cache(maxsize=4096)
+def python_source(cell_source: str) -> str | None:
+    """The cell as plain Python (IPython's magics and shell escapes translated), or ``None``."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        return TransformerManager().transform_cell(cell_source)
+    except Exception:
+        return None
+
+
+def _names(code: str) -> tuple[frozenset, frozenset]:
+    """(names the code binds at module level, names it reads from module level, nested scopes included)."""
+    table = symtable.symtable(code, "<cell>", "exec")
+    binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+    reads = {s.get_name() for s in table.get_symbols() if s.is_referenced()}
+    stack = list(table.get_children())
+    while stack:
+        scope = stack.pop()
+        stack.extend(scope.get_children())
+        for s in scope.get_symbols():
+            if s.is_global() and s.is_referenced():
+                reads.add(s.get_name())
+            if s.is_declared_global() and s.is_assigned():
+                binds.add(s.get_name())
+    return frozenset(binds), frozenset(reads)
+
+
+@functools.lru_cache(maxsize=4096)
+def statements(cell_source: str) -> tuple[Statement, ...] | None:
+    """The cell's top-level statements with what each binds and reads; ``None`` if it does not parse."""
+    code = python_source(cell_source)
+    if code is None:
+        return None
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return None
+    out = []
+    for node in tree.body:
+        text = ast.unparse(node)
+        try:
+            binds, reads = _names(text)
+        except SyntaxError:  # e.g. a top-level `await`: keep the whole cell instead
+            return None
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            binds = ANY
+        out.append(Statement(text, binds, reads))
+    return tuple(out)
+
+
+def cell_reads(cell_source: str) -> frozenset | None:
+    parts = statements(cell_source)
+    return None if parts is None else frozenset().union(*(s.reads for s in parts))
+
+
+def plan(cells: list[dict], release_sources: set[str]) -> list[tuple[int, str]]:
+    """``[(cell index, code to run)]`` for a notebook's code cells, in order (see the module docstring).
+
+    ``cells`` are nbformat cells after nbgrader's sanitizing (test cells restored); ``release_sources``
+    the sources of the student notebook's code cells as released. A cell whose source is not among
+    them is the student's and runs whole.
+    """
+    keep: dict[int, str] = {}
+    needed: set[str] = set()
+    whole_reads_unknown = False
+    for index in range(len(cells) - 1, -1, -1):
+        cell = cells[index]
+        if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
+            continue
+        meta = cell.get("metadata", {})
+        nbgrader = meta.get("nbgrader", {})
+        source = cell["source"]
+        always = nbgrader.get("grade") or nbgrader.get("solution") or source not in release_sources
+        parts = statements(source)
+        if always or parts is None:
+            keep[index] = source
+            reads = cell_reads(source)
+            if reads is None:  # cannot be analysed: everything before it runs
+                whole_reads_unknown = True
+            else:
+                needed |= reads
+            continue
+        if whole_reads_unknown:
+            keep[index] = source
+            continue
+        chosen = []
+        for stmt in reversed(parts):
+            if stmt.binds & needed:
+                chosen.append(stmt)
+                needed |= stmt.reads
+        if chosen:
+            keep[index] = "".join(s.source + "\n" for s in reversed(chosen))
+    return sorted(keep.items())

@@ -1,0 +1,152 @@
+"""The fast grader (``python -m autograde grade``) beyond what tests/test_grading.py compares with plain
+nbgrader: what it runs, a real Dask cluster of separate processes, and a batch interrupted and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import nbformat
+import pytest
+
+from autograde.grade import STATE_TABLE
+from autograde.plan import plan
+from autograde.specs import CHAPTERS
+from tests.conftest import REPO, filled_in
+
+CHAPTER = "01-mdp"
+
+
+def full_marks() -> int:
+    return sum(sum(ex.points) for ex in CHAPTERS[CHAPTER].exercises)
+
+
+def test_the_plan_runs_answers_and_checks_not_demonstrations():
+    nb = nbformat.read(CHAPTERS[CHAPTER].path, as_version=4)
+    released = {c.source for c in nb.cells if c.cell_type == "code" and not c.metadata.get("nbgrader", {}).get("solution")}
+    kept = dict(plan(nb.cells, released))
+    graded = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+    answers = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution")]
+    assert set(graded) | set(answers) <= set(kept)
+    assert all(kept[i] == nb.cells[i].source for i in graded + answers), "answers and checks run whole"
+    setup = next(i for i, c in enumerate(nb.cells) if "setup" in c.metadata.get("tags", []))
+    assert "check" in kept[setup] and "plt" not in kept[setup], "only the imports the checks and answers read"
+    demos = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and i not in graded + answers + [setup]]
+    assert demos and not set(demos) & set(kept), "no demonstration runs"
+
+
+def test_the_plan_keeps_what_a_students_code_reads():
+    cells = [nbformat.v4.new_code_cell(src) for src in (
+        "import numpy as np\nimport matplotlib.pyplot as plt",    # the instructor's setup
+        "room = make_room()\nplt.plot([1, 2])",                  # a demonstration
+        "scale = 2.0\nother = 3",                                # another
+        "def answer(x):\n    return scale * np.asarray(x) + len(room)",  # the student's answer
+    )]
+    released = {c.source for c in cells[:3]}
+    kept = dict(plan(cells, released))
+    assert kept[0] == "import numpy as np\n"
+    assert kept[1] == "room = make_room()\n" and kept[2] == "scale = 2.0\n" and kept[3] == cells[3].source
+    edited = [*cells[:2], nbformat.v4.new_code_cell("scale = 5.0  # changed by the student\nother = 3"), cells[3]]
+    assert dict(plan(edited, released))[2] == edited[2].source, "a cell the student changed runs whole"
+
+
+def _submissions(course, n):
+    release_nb = nbformat.read(course.release(CHAPTER), as_version=4)
+    for i in range(n):
+        course.submit(f"student{i:02d}", CHAPTER, filled_in(release_nb, CHAPTER))
+    return release_nb
+
+
+def test_a_dask_cluster_of_separate_processes_grades_the_batch(course, tmp_path):
+    """A scheduler and two workers started as their own processes on localhost (as a site's cluster
+    would be); the grades are computed on the workers, and only the client writes the gradebook."""
+    release_nb = _submissions(course, 3)
+    course.submit("half_wrong", CHAPTER, filled_in(release_nb, CHAPTER, {
+        "transition_tensor": "def transition_tensor(env):\n    return None\n"}))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    info = tmp_path / "scheduler.json"
+    procs = [subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--scheduler-file", str(info),
+                               "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(600):
+            if info.exists() and info.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "1", "--nthreads", "1",
+                 "--no-nanny", "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        proc = course.grade(CHAPTER, f"--scheduler={address}")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=30)
+    scores = course.scores(CHAPTER)
+    full = full_marks()
+    assert {s: scores[s] for s in scores if s.startswith("student")} == {f"student{i:02d}": (full, full, False) for i in range(3)}
+    lost = sum(CHAPTERS[CHAPTER].exercise("transition_tensor").points)
+    assert scores["half_wrong"] == (full - lost, full, False)
+    workers = {int(pid) for pid in __import__("re").findall(r"worker pid (\d+)", proc.stdout)}
+    assert workers and workers <= {p.pid for p in procs[1:]}, "every submission ran on a worker process"
+
+
+def test_an_interrupted_batch_leaves_a_whole_gradebook_and_resumes(course):
+    _submissions(course, 8)
+    gradebook = course.root / "gradebook.db"
+
+    def recorded():
+        if not gradebook.exists():
+            return set(), set()
+        with sqlite3.connect(f"file:{gradebook}?mode=ro", uri=True) as db:
+            try:
+                done = {r[0] for r in db.execute(f"SELECT student FROM {STATE_TABLE}")}
+            except sqlite3.OperationalError:
+                done = set()
+            submitted = {r[0] for r in db.execute("SELECT student_id FROM submitted_assignment")}
+        return done, submitted
+
+    cmd = [sys.executable, "-m", "autograde", "grade", CHAPTER, f"--root={course.root}", "--quiet", "--workers=1"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    for _ in range(1200):
+        if recorded()[0] or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # no chance to clean up: as a crash or a power cut would
+    proc.wait()
+    done, submitted = recorded()
+    assert 1 <= len(done) < 8, "killed midway"
+    assert submitted == done, "every submission in the gradebook was graded whole; none half-written"
+    full = full_marks()
+    assert all(course.scores(CHAPTER)[s] == (full, full, False) for s in done)
+
+    out = course.grade(CHAPTER).stdout
+    skipped = {line.split()[0] for line in out.splitlines() if "unchanged, skipped" in line}
+    assert skipped == done, "the rerun skips what was graded and unchanged"
+    assert course.scores(CHAPTER) == {f"student{i:02d}": (full, full, False) for i in range(8)}
+
+    path = course.root / "submitted" / "student00" / CHAPTER / CHAPTERS[CHAPTER].notebook
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "discounted_return":
+            cell.source = "def discounted_return(rewards, gamma):\n    return 0.0\n"
+    nbformat.write(nb, path)  # a resubmission
+    out = course.grade(CHAPTER).stdout
+    assert sum("unchanged, skipped" in line for line in out.splitlines()) == 7
+    lost = sum(CHAPTERS[CHAPTER].exercise("discounted_return").points)
+    assert course.scores(CHAPTER)["student00"] == (full - lost, full, False)
+
+
+@pytest.mark.parametrize("option", ["--workers=0", "--timeout=0"])
+def test_bad_options_are_refused(course, option):
+    _submissions(course, 1)
+    proc = course.grade(CHAPTER, option, check=False)
+    assert proc.returncode != 0 and not (course.root / "autograded").exists()
