@@ -220,6 +220,50 @@ def _run_notebook(job: dict) -> dict:
 
 
 # ----- the client's side ------------------------------------------------------------------------------
+class _PreparedSchemas:
+    """nbgrader validates every graded cell's metadata with ``jsonschema.validate``, which checks its
+    own (constant) schema again on each call: most of nbgrader's time per submission once execution is
+    fast. The same validation with the schema checked once (installed by :func:`_prepare_once`)."""
+
+    def __init__(self):
+        import jsonschema
+
+        self._jsonschema, self._validators = jsonschema, {}
+
+    def __getattr__(self, name):
+        return getattr(self._jsonschema, name)
+
+    def validate(self, instance, schema):
+        key = json.dumps(schema, sort_keys=True)
+        validator = self._validators.get(key)
+        if validator is None:
+            cls = self._jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            validator = self._validators[key] = cls(schema)
+        error = self._jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+
+def _prepare_once(work: Path) -> None:
+    """What the grading process sets up once: nbgrader's metadata schemas checked once, and no disk
+    flush on the gradebook's working copy (it is thrown away on a crash; the real gradebook is written
+    whole and flushed at each checkpoint)."""
+    from nbgrader.nbgraderformat import common
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not isinstance(common.jsonschema, _PreparedSchemas):
+        common.jsonschema = _PreparedSchemas()
+
+    @event.listens_for(Engine, "connect")
+    def _no_flush(connection, _):
+        if isinstance(connection, sqlite3.Connection):
+            files = [row[2] for row in connection.execute("PRAGMA database_list")]
+            if str(work) in files:
+                connection.execute("PRAGMA synchronous = OFF")
+
+
 class Grader:
     """Grades one chapter's submissions from a course folder, writing its gradebook alone."""
 
@@ -299,7 +343,7 @@ class Grader:
     def prepare(self, student: str, release_sources: set[str]) -> tuple[dict | None, list[str]]:
         """The run of one submission (``None`` for an unreadable notebook) and any tampering seen."""
         import nbformat
-        from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+        from nbgrader.preprocessors import ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
 
         from autograde.nbgrader_ext import ReportInsteadOfCheck
         from autograde.plan import plan
@@ -316,8 +360,8 @@ class Grader:
         resources = {"nbgrader": {"student": student, "assignment": self.chapter, "notebook": paths[0].stem,
                                   "db_url": f"sqlite:///{self.work}"}}
         try:
-            for step in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
-                         ReportInsteadOfCheck):
+            # nbgrader's sanitizing, as in `nbgrader autograde` (whose own run of it validates the metadata)
+            for step in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, ReportInsteadOfCheck):
                 nb, resources = step(config=self.config).preprocess(nb, resources)
         except Exception:
             return None, tampering
@@ -354,6 +398,7 @@ class Grader:
             except BlockingIOError:
                 raise SystemExit("another fast grader is writing this gradebook") from None
             self._open_work()
+            _prepare_once(self.work)
             students = sorted(p.parent.name for p in self.submitted.glob(f"*/{self.chapter}") if p.is_dir())
             done = {} if force else self._fingerprints()
             fingerprints = {s: self.fingerprint(self.submitted / s / self.chapter) for s in students}

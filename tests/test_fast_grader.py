@@ -86,10 +86,13 @@ def test_a_dask_cluster_of_separate_processes_grades_the_batch(course, tmp_path)
                  "--no-nanny", "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         proc = course.grade(CHAPTER, f"--scheduler={address}")
     finally:
-        for p in procs:
+        for p in reversed(procs):  # the workers, then the scheduler
             p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
     scores = course.scores(CHAPTER)
     full = full_marks()
     assert {s: scores[s] for s in scores if s.startswith("student")} == {f"student{i:02d}": (full, full, False) for i in range(3)}
