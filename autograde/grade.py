@@ -9,10 +9,11 @@ changes is where the time goes:
 - **Only what the grades need runs.** Plain nbgrader re-runs every demonstration of the chapter
   (training runs, plots) for every student. Here each submission runs the cells the graded checks
   depend on (:mod:`autograde.plan`) in a light cell runner (``autograde/runner.py``) inside the same
-  bubblewrap sandbox as nbgrader's kernels. If that run is not clean (a cell timed out, the process
-  died, a name was missing, the runner's output was not well-formed), the submission's whole
-  notebook runs through nbgrader's own ``Execute`` with the sandboxed kernel instead, so unusual
-  submissions are graded exactly as plain nbgrader grades them.
+  bubblewrap sandbox as nbgrader's kernels; a cell past the time limit is interrupted as nbgrader
+  interrupts it. If that run is not clean (a cell did not stop when interrupted, the process died, a
+  name was missing, the runner's output was not well-formed), the submission's whole notebook runs
+  through nbgrader's own ``Execute`` with the sandboxed kernel instead, so unusual submissions are
+  graded exactly as plain nbgrader grades them.
 - **In parallel, on Dask distributed.** Runs are Dask tasks: on a local cluster (one worker per core)
   by default, or on the cluster whose scheduler ``--scheduler`` names (started by your site, e.g.
   with dask-jobqueue on Slurm/PBS or dask-kubernetes; its workers need this repository's
@@ -53,6 +54,8 @@ REPO = HERE.parent
 RUNNER = HERE / "runner.py"
 STARTUP_S = 120
 """How long the sandboxed runner may take to start (Python, IPython) before its first cell."""
+INTERRUPT_GRACE_S = 10
+"""How long an interrupted cell may take to stop before the runner is killed."""
 MAX_CHANNEL_BYTES = 256 * 2**20
 """A runner that sends more than this (a flood written past the output cap) is stopped."""
 STATE_TABLE = "rlcourse_fast_grader"
@@ -110,12 +113,12 @@ def _run_planned(job: dict) -> tuple[dict | None, str]:
         reader = threading.Thread(target=_read_events, args=(read_fd, events), daemon=True)
         reader.start()
         try:
-            proc.stdin.write(json.dumps({"cells": job["plan"], "channel": write_fd}).encode())
+            proc.stdin.write(json.dumps({"cells": job["plan"], "channel": write_fd, "timeout": timeout}).encode())
             proc.stdin.close()
         except BrokenPipeError:
             pass
         try:
-            cells, why = _collect(job["plan"], events, timeout)
+            cells, why = _collect(job["plan"], events, timeout + INTERRUPT_GRACE_S)
         finally:
             proc.kill()
             proc.wait()
@@ -284,6 +287,8 @@ class Grader:
         self.source_dir = Path(coursedir.source_directory)
         self.submitted = self.root / coursedir.submitted_directory
         self.release = self.root / coursedir.release_directory / chapter
+        self.failures: dict[str, str] = {}
+        """nbgrader's log for each submission it could not grade."""
 
     # the gradebook: a working copy, and the real one replaced whole after each submission
     def _open_work(self) -> None:
@@ -455,8 +460,10 @@ class Grader:
             problems.insert(0, "invalid notebook")
         else:
             problems += _problems(result)
-        if not outcome["success"] and result is not None and not result.get("error"):
-            problems.append("grading error (see log)")
+        if not outcome["success"]:
+            self.failures[student] = (outcome.get("log") or "") + (outcome.get("error") or "")
+            if result is not None and not result.get("error"):
+                problems.append("grading error (nbgrader's log is printed below the table)")
         self._record(student, fingerprint)
         self._checkpoint()
         if result is not None and result.get("fallback"):
@@ -545,6 +552,8 @@ def main(argv=None) -> int:
     with dask_client(args.workers, args.scheduler) as client:
         rows = grader.run(client, force=args.force, progress=not args.quiet)
     print(table(rows, scores(grader.gradebook, args.chapter)))
+    for student, log in grader.failures.items():
+        print(f"\n----- nbgrader's log for {student} -----\n{log.strip()}", file=sys.stderr)
     workers = collections.Counter(r["worker"] for r in rows if r.get("worker"))
     for worker, n in sorted(workers.items()):
         print(f"ran on {worker}: {n} submission{'s' * (n != 1)}")

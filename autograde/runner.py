@@ -8,7 +8,9 @@ stdin and reads one JSON line per event from the file descriptor named in the jo
 
 It is what an IPython kernel does for nbclient, without the kernel's messaging: an IPython shell (so
 magics, ``display`` and ``get_ipython()`` behave as in a notebook) whose displays, results, streams and
-tracebacks are recorded per cell. Nothing here is trusted: the student's code runs in this process and
+tracebacks are recorded per cell. A cell that runs past the time limit is interrupted as nbgrader
+interrupts a kernel (``KeyboardInterrupt`` in the running code) and gets the error nbgrader records;
+if it does not stop, the worker kills the runner and falls back to nbgrader. Nothing here is trusted: the student's code runs in this process and
 could write anything to the channel. The worker only accepts well-formed events for the cells it
 asked for, and the grades come from the reported outputs, judged in the grading process.
 """
@@ -16,6 +18,7 @@ asked for, and the grades come from the reported outputs, judged in the grading 
 import io
 import json
 import os
+import signal
 import sys
 
 MAX_STREAM_CHARS = 2_000_000  # per cell and stream; nbgrader's LimitOutput keeps far less
@@ -79,10 +82,25 @@ def main() -> None:
     shell = Shell.instance(colors="NoColor", history_length=0, displayhook_class=Hook, display_pub_class=Publisher)
     shell.history_manager.enabled = False
     sys.stdout, sys.stderr = Stream("stdout"), Stream("stderr")
+    timed_out = []
+
+    def interrupt(signum, frame):  # what an interrupted kernel does: KeyboardInterrupt in the running code
+        timed_out.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, interrupt)
     for index, source in job["cells"]:
         channel.write(json.dumps({"start": index}) + "\n")
         outputs.clear()
-        result = shell.run_cell(source, store_history=True)
+        timed_out.clear()
+        signal.setitimer(signal.ITIMER_REAL, job["timeout"])
+        try:
+            result = shell.run_cell(source, store_history=True)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        if timed_out:  # as nbgrader's Execute records a cell that ran past its time limit
+            outputs.append({"output_type": "error", "ename": "CellTimeoutError", "evalue": "",
+                            "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"]})
         error = result.error_before_exec or result.error_in_exec
         if error is not None and not any(o["output_type"] == "error" for o in outputs):
             outputs.append({"output_type": "error", "ename": type(error).__name__, "evalue": str(error),

@@ -1,6 +1,6 @@
 """Grading throughput: plain ``nbgrader autograde`` against the fast grader, side by side, in one run.
 
-    .venv/bin/python bench/autograde_throughput.py [--chapters 01-mdp 05-rlvr] [--copies 8 4] [--workers 2]
+    .venv/bin/python bench/autograde_throughput.py [--chapters 01-mdp 05-rlvr] [--copies 24 6] [--workers 2]
 
 For each chapter: a throw-away course folder, the chapter released, a class of N submissions (in turn
 a right answer, a right answer, a half-wrong one, an untouched one), copied to a second folder. One
@@ -51,7 +51,7 @@ def bench(chapter: str, copies: int, workers: int, tmp: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chapters", nargs="+", default=["01-mdp", "05-rlvr"])
-    parser.add_argument("--copies", nargs="+", type=int, default=[8, 4], help="submissions per chapter")
+    parser.add_argument("--copies", nargs="+", type=int, default=[24, 6], help="submissions per chapter")
     parser.add_argument("--workers", type=int, default=2, help="the fast grader's local workers")
     args = parser.parse_args()
     copies = args.copies + [args.copies[-1]] * (len(args.chapters) - len(args.copies))
