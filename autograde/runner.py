@@ -28,7 +28,6 @@ def main() -> None:
     job = json.loads(sys.stdin.read())
     channel = os.fdopen(job["channel"], "w", buffering=1)
     os.environ["MPLBACKEND"] = "Agg"
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
 
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher

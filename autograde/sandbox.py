@@ -82,7 +82,8 @@ def sandbox_command(kernel_cmd: list[str], cwd: str, private: str, assignment: s
         args += ["--ro-bind", "/dev/null", str(module)]
     args += ["--ro-bind", cwd, cwd, "--bind", private, private, "--chdir", cwd,
              "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "HF_HUB_OFFLINE", "1", "--unsetenv", "PYTHONPATH", "--"]
+             "--setenv", "HF_HUB_OFFLINE", "1", "--setenv", "NBGRADER_EXECUTION", "autograde",
+             "--unsetenv", "PYTHONPATH", "--"]
     return args + ["/usr/bin/timeout", "--kill-after=5", str(wall), "/usr/bin/prlimit", f"--as={memory}", "--",
                    *kernel_cmd]
 

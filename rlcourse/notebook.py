@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import warnings
 
@@ -14,7 +15,7 @@ _started: float | None = None
 def setup_notebook(seed: int = 0):
     """Prepare a chapter notebook and return ``np.random.default_rng(seed)``.
 
-    * Seeds Python, NumPy and PyTorch (:func:`rlcourse.set_seed`).
+    * Seeds Python, NumPy and PyTorch if imported (:func:`rlcourse.set_seed`).
     * Keeps everything offline (``HF_HUB_OFFLINE=1``) and silences the stderr logging of
       transformers and of warnings: nbgrader scores a test cell 0 when anything reaches stderr.
     * Applies the course's plot style.
@@ -37,11 +38,9 @@ def setup_notebook(seed: int = 0):
     from rlcourse.seeding import set_seed
 
     use_course_style()
-    try:
-        import torch
+    torch = sys.modules.get("torch")  # imported by the chapters that use it, before this call
+    if torch is not None:
         torch.set_num_threads(1)
-    except ImportError:  # chapters without torch
-        pass
     return set_seed(seed)
 
 

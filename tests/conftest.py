@@ -10,8 +10,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
-import pytest
+# One thread per test process for torch and BLAS, before anything imports them: the suite runs two
+# test processes on two cores (pytest -n 2), and multi-threaded kernels that spin-wait for a core the
+# other process holds run many times slower (a short PPO test: 3 s alone, 75 s beside the book build).
+# Subprocesses (grading kernels, the book build) inherit it. The course's results hold with it (they
+# are checked with OMP_NUM_THREADS=1 among the other floating-point settings below).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -73,9 +80,9 @@ class Course:
             nbformat.write(nb_or_text, path)
         return path
 
-    def grade(self, chapter: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def grade(self, chapter: str, *args: str, check: bool = True, quiet: bool = True) -> subprocess.CompletedProcess:
         """The fast grader, as the README runs it: ``python -m autograde grade CHAPTER``, from the repository."""
-        cmd = [sys.executable, "-m", "autograde", "grade", chapter, f"--root={self.root}", "--quiet", *args]
+        cmd = [sys.executable, "-m", "autograde", "grade", chapter, f"--root={self.root}", *["--quiet"] * quiet, *args]
         proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
         if check and proc.returncode != 0:
             raise RuntimeError(f"grade {chapter} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -98,7 +99,7 @@ def test_a_dask_cluster_of_separate_processes_grades_the_batch(course, tmp_path)
     assert {s: scores[s] for s in scores if s.startswith("student")} == {f"student{i:02d}": (full, full, False) for i in range(3)}
     lost = sum(CHAPTERS[CHAPTER].exercise("transition_tensor").points)
     assert scores["half_wrong"] == (full - lost, full, False)
-    workers = {int(pid) for pid in __import__("re").findall(r"worker pid (\d+)", proc.stdout)}
+    workers = {int(pid) for pid in re.findall(r"worker pid (\d+)", proc.stdout)}
     assert workers and workers <= {p.pid for p in procs[1:]}, "every submission ran on a worker process"
 
 
@@ -142,8 +143,9 @@ def test_an_interrupted_batch_leaves_a_whole_gradebook_and_resumes(course):
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "discounted_return":
             cell.source = "def discounted_return(rewards, gamma):\n    return 0.0\n"
     nbformat.write(nb, path)  # a resubmission
-    out = course.grade(CHAPTER).stdout
-    assert sum("unchanged, skipped" in line for line in out.splitlines()) == 7
+    proc = course.grade(CHAPTER, quiet=False)
+    assert sum("unchanged, skipped" in line for line in proc.stdout.splitlines()) == 7
+    assert re.search(r"grading 01-mdp: .*1/1 \[\d\d:\d\d<\d\d:\d\d", proc.stderr), "a progress bar with the time left"
     lost = sum(CHAPTERS[CHAPTER].exercise("discounted_return").points)
     assert course.scores(CHAPTER)["student00"] == (full - lost, full, False)
 
