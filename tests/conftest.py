@@ -95,17 +95,9 @@ class Course:
 
     def scores(self, chapter: str) -> dict:
         """student -> (score, max_score, needs_manual_grade), for every graded submission."""
-        from nbgrader.api import Gradebook, MissingEntry
+        from autograde.grade import scores
 
-        out = {}
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}", course_id="rl-llm-post-training") as gb:
-            for student in gb.students:
-                try:
-                    sub = gb.find_submission(chapter, student.id)
-                except MissingEntry:
-                    continue
-                out[student.id] = (sub.score, sub.max_score, sub.needs_manual_grade)
-        return out
+        return scores(self.root / "gradebook.db", chapter)
 
 
 @pytest.fixture
