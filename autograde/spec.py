@@ -24,7 +24,9 @@ class Mistake:
     message: str
     """What the student probably did, addressed to them."""
     impl: Callable
-    """The wrong implementation (same signature as the reference)."""
+    """The wrong implementation (same signature as the reference). It may raise on a case (a slip that
+    crashes): a check then names it for an answer that raises the same exception type with the same
+    message on that case."""
 
 
 @dataclass

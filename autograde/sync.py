@@ -43,7 +43,7 @@ import nbformat
 import numpy as np
 
 from autograde.spec import REPO, Chapter, Exercise
-from rlcourse.checks import adapters
+from rlcourse.checks import adapters, error_text
 from rlcourse.checks.encoding import decode, encode, pack, unpack
 
 SNAPSHOT_DIR = REPO / "rlcourse" / "checks" / "snapshots"
@@ -123,12 +123,14 @@ def build_cases(ex: Exercise, kind: str, stored: dict | None = None) -> tuple[di
     for args, plain in zip(inputs, ex.visible if kind == "visible" else ex.hidden):
         case = {"args": args, "order": list(plain), "expected": encode(run(ex.reference, ex, args))}
         if kind == "visible":  # fingerprints of known mistakes, so the check can name them
-            case["mistakes"] = {}
+            case["mistakes"], raised = {}, {}
             for m in ex.mistakes:
                 try:
                     case["mistakes"][m.name] = encode(run(m.impl, ex, args))
-                except Exception:  # a mistake that crashes on this case leaves no fingerprint
-                    pass
+                except Exception as exc:  # a mistake that raises here is recognised by its error
+                    raised[m.name] = error_text(exc)
+            if raised:
+                case["mistake_errors"] = raised
         cases.append(case)
     spec = {"cases": cases, "rtol": ex.rtol, "atol": ex.atol}
     if ex.adapter:

@@ -1,5 +1,6 @@
 """The student's command: exits non-zero while a check fails, zero when all pass, and says which."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbclient import NotebookClient
 
 from autograde.specs import CHAPTERS
+from rlcourse.check_notebook import HIDDEN_NOTE
 from tests.conftest import REPO, filled_in
 
 N = len(CHAPTERS["01-mdp"].exercises)
@@ -28,6 +31,11 @@ def test_check_command(course, tmp_path):
     proc = check(blank)
     assert proc.returncode == 1
     assert f"0 of {N} visible checks passed" in proc.stdout and "not implemented yet" in proc.stdout
+    # the demonstrations that call an exercise fail too: named, in notebook order, once each
+    assert re.search(r"^! code cell \d+ \(`.+`\) raised NotImplementedError", proc.stdout, re.M), proc.stdout
+    assert "raised an error (marked !); a check after such a cell may fail because of it." in proc.stdout
+    assert proc.stdout.count(HIDDEN_NOTE) == 1 and "· hidden_test_discounted_return" in proc.stdout
+    assert "without encryption" not in proc.stderr and "[IPKernelApp]" not in proc.stderr, proc.stderr
 
     def discounted_return(rewards, gamma):
         """Forgot the discount."""
@@ -45,7 +53,33 @@ def test_check_command(course, tmp_path):
     nbformat.write(filled_in(release_nb, "01-mdp"), done)
     proc = check(done)
     assert proc.returncode == 0, proc.stdout
-    assert f"{N} of {N} visible checks passed" in proc.stdout
+    assert f"{N} of {N} visible checks passed" in proc.stdout and "! code cell" not in proc.stdout
+
+    # an ordinary cell that fails is reported with its error; the checks decide the exit status
+    slip = filled_in(release_nb, "01-mdp")
+    slip.cells.insert(len(slip.cells) - 1, nbformat.v4.new_code_cell("# a typo\nprint(undefined_name)"))
+    nbformat.write(slip, done)
+    proc = check(done)
+    assert proc.returncode == 0, proc.stdout
+    number = sum(c.cell_type == "code" for c in slip.cells[:-1])  # its number among the code cells
+    assert (f"! code cell {number} (`print(undefined_name)`) raised NameError: name 'undefined_name' is not "
+            "defined") in proc.stdout, proc.stdout
+    assert "1 other code cell raised an error" in proc.stdout
+
+
+def test_a_failed_check_in_jupyter_shows_the_message_not_the_course_code(tmp_path):
+    """In Jupyter a failing check shows what the check says; its traceback does not run through
+    rlcourse's own code (nor does the student's raising answer need it: the message quotes its line)."""
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("from rlcourse.checks import check\n\n"
+                                  "def discounted_return(rewards, gamma):\n    return float(sum(rewards))"),
+        nbformat.v4.new_code_cell('check(discounted_return, "01-mdp/discounted_return")'),
+    ])
+    NotebookClient(nb, timeout=60, allow_errors=True, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert error.ename == "CheckFailed" and "Likely mistake: the rewards are summed" in error.evalue
+    assert error.traceback == error.evalue.splitlines()
 
 
 def test_check_command_rejects_a_broken_file(tmp_path):

@@ -157,6 +157,10 @@ def _loss_softmax_first(logits, input_ids):
     return _loss_variant(logits, input_ids, softmax_first=True)
 
 
+def _loss_negated(logits, input_ids):
+    return -_loss_variant(logits, input_ids)
+
+
 def _sample_variant(logits, temperature, top_k, generator, multiply=False, smallest=False, use_generator=True):
     if temperature == 0:
         return logits.argmax(dim=-1)
@@ -326,6 +330,9 @@ CHAPTER = Chapter(
                 Mistake("sum_not_mean", "the losses are summed; take their mean.", _loss_sum),
                 Mistake("softmax_first", "cross_entropy applies log-softmax itself: pass it the raw logits.",
                         _loss_softmax_first),
+                Mistake("negated_loss", "this is the mean log-probability of the next tokens; the loss is its "
+                        "negative, -log softmax(logits)[target], which minimising makes the text more likely.",
+                        _loss_negated),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,

@@ -178,6 +178,10 @@ def _clip_unmasked(logp, old_logp, advantages, mask, clip_eps=0.2):
     return _clip_variant(logp, old_logp, advantages, mask, clip_eps, use_mask=False)
 
 
+def _clip_negated(logp, old_logp, advantages, mask, clip_eps=0.2):
+    return -_clip_variant(logp, old_logp, advantages, mask, clip_eps)
+
+
 def _pass_biased(n, c, k):
     return 1.0 - (1.0 - c / n) ** k
 
@@ -393,6 +397,8 @@ CHAPTER = Chapter(
                         _clip_inverted),
                 Mistake("unmasked", "prompt and padding positions are counted: sum (and count) only where "
                         "mask is 1.", _clip_unmasked),
+                Mistake("negated_loss", "this is PPO's objective, which is maximised; optimizers minimise, so "
+                        "the loss is minus the objective.", _clip_negated),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,

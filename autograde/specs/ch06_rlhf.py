@@ -9,11 +9,12 @@ from solutions import ch06_rlhf as own
 
 
 # ----- wrong implementations -------------------------------------------------------------------
-def _rank_variant(rewards, ranking, reduce="prompt", reverse=False, adjacent=False, naive=False, keep_padding=False):
+def _rank_variant(rewards, ranking, reduce="prompt", reverse=False, adjacent=False, naive=False, keep_padding=False,
+                  gather_padding=False):
     valid = ranking >= 0
     if keep_padding:
         valid = torch.ones_like(valid)
-    ranked = rewards.gather(1, ranking.clamp(min=0))
+    ranked = rewards.gather(1, ranking if gather_padding else ranking.clamp(min=0))  # -1 raises in gather
     margin = ranked[:, :, None] - ranked[:, None, :]
     if reverse:
         margin = -margin
@@ -53,6 +54,14 @@ def _rank_naive(rewards, ranking):
 
 def _rank_padding(rewards, ranking):
     return _rank_variant(rewards, ranking, keep_padding=True)
+
+
+def _rank_gathers_padding(rewards, ranking):
+    return _rank_variant(rewards, ranking, gather_padding=True)
+
+
+def _rank_negated(rewards, ranking):
+    return -ref.ranking_loss(rewards, ranking)
 
 
 def _shaped_variant(score, logp, ref_logp, mask, beta, where="last", sign=1.0, use_mask=True):
@@ -132,6 +141,16 @@ def _gae_no_gamma_in_trace(rewards, values, mask, gamma=1.0, lam=0.95):
     return _gae_variant(rewards, values, mask, gamma, lam / gamma if gamma else lam)
 
 
+def _gae_reads_past_end(rewards, values, mask, gamma=1.0, lam=0.95):
+    m = mask.to(rewards.dtype)
+    adv, next_adv = torch.zeros_like(rewards), torch.zeros(rewards.shape[0])
+    for t in reversed(range(rewards.shape[1])):
+        delta = rewards[:, t] + gamma * values[:, t + 1] * m[:, t + 1] - values[:, t]  # IndexError at the last t
+        next_adv = (delta + gamma * lam * next_adv) * m[:, t]
+        adv[:, t] = next_adv
+    return adv, (adv + values) * m
+
+
 def _value_variant(values, old_values, returns, mask, clip_eps=0.2, combine=torch.maximum, clipped=True, half=0.5,
                    use_mask=True):
     m = mask.to(values.dtype) if use_mask else torch.ones_like(values)
@@ -199,6 +218,10 @@ def _dpo_naive(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
 
 def _dpo_sum(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
     return ref.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta) * len(logp_w)
+
+
+def _dpo_negated(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
+    return -ref.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta)
 
 
 def _opt_no_reference(ref_probs, rewards, beta):
@@ -311,6 +334,12 @@ CHAPTER = Chapter(
                         "margin; use torch.nn.functional.logsigmoid.", _rank_naive),
                 Mistake("padding_counted", "the -1 entries that pad a short ranking are treated as replies; "
                         "pairs involving padding must be left out.", _rank_padding),
+                Mistake("gathers_padding", "the -1 entries that pad a short ranking are used as indices, which "
+                        "gather rejects; gather with ranking.clamp(min=0), then leave out the pairs that involve "
+                        "padding.", _rank_gathers_padding),
+                Mistake("negated_loss", "the loss has the wrong sign: it is -log sigmoid(r(y_w) - r(y_l)), "
+                        "positive, so that minimising it raises the score of the reply ranked higher.",
+                        _rank_negated),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
@@ -360,6 +389,9 @@ CHAPTER = Chapter(
                         "function's targets in PPO are advantages + values (the lambda-return).", _gae_returns_rtg),
                 Mistake("no_gamma_in_trace", "the trace is multiplied by lam only; it is gamma * lam * A_{t+1}.",
                         _gae_no_gamma_in_trace),
+                Mistake("reads_past_the_end", "values[:, t + 1] is read at the last position, where there is no "
+                        "next token; carry the next value backwards through the loop instead, starting from 0 "
+                        "(the episode is over after the last token).", _gae_reads_past_end),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
@@ -424,6 +456,8 @@ CHAPTER = Chapter(
                         "margin; use torch.nn.functional.logsigmoid.", _dpo_naive),
                 Mistake("sum_not_mean", "the losses of the pairs are summed; average them, so the learning rate "
                         "does not depend on the batch size.", _dpo_sum),
+                Mistake("negated_loss", "the loss has the wrong sign: it is -log sigmoid(...), positive, so that "
+                        "minimising it makes the preferred reply more likely than the rejected one.", _dpo_negated),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,

@@ -8,8 +8,10 @@ cells of the instructor's notebook and only ever run during grading.
 
 A failed check raises :class:`CheckFailed` (an ``AssertionError``, so nbgrader scores the cell 0) whose
 message names the exercise, the case, what was expected, what came back and, when the answer equals
-the output of a known mistake, that mistake. Hidden cases report no inputs or expected values, so
-feedback never reveals them.
+the output of a known mistake, that mistake. An answer that raises is named the same way when a known
+mistake raises the same error on the same case: the same exception type *and* message (the type alone
+would blame a known mistake for any unrelated ``TypeError``). Hidden cases report no inputs or
+expected values, so feedback never reveals them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ __all__ = ["check", "CheckFailed", "compare", "report"]
 
 class CheckFailed(AssertionError):
     """An exercise check failed; the message says why."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (Jupyter) shows for this error: the check's message, no traceback through the
+        course's own code (the student's own code, when it raised, is quoted in the message)."""
+        return str(self).splitlines()
 
 
 @lru_cache(maxsize=None)
@@ -71,7 +78,7 @@ def check(fn, exercise: str, hidden: str | None = None) -> None:
         except NotImplementedError:
             result = {"error": "not implemented"}
         except Exception as exc:  # the student's code raised: say where
-            result = {"error": f"{type(exc).__name__}: {exc}{_student_frame(exc)}"}
+            result = {"error": error_text(exc) + _student_frame(exc)}
         verdict = judge_case(name, kind, spec, i, result)
         if verdict is not None:
             raise CheckFailed(verdict)
@@ -97,18 +104,27 @@ def judge_case(name: str, kind: str, spec: dict, i: int, result: dict) -> str | 
         if result["error"] == "not implemented":
             return (f"✗ {where}\n  {name} is not implemented yet: replace `raise NotImplementedError()` with "
                     "your code.")
-        return f"✗ {where}\n  {name} raised {result['error']}"
+        error = str(result["error"]).split(_FRAME, 1)[0]  # without the quoted line of the student's code
+        same = [m for m, m_error in case.get("mistake_errors", {}).items() if m_error == error]
+        return f"✗ {where}\n  {name} raised {result['error']}" + _likely(spec, same)
     out = result["output"]
     rtol, atol = spec.get("rtol", 1e-6), spec.get("atol", 1e-8)
     diff = compare(out, decode(case["expected"]), rtol=rtol, atol=atol, reveal=(kind == "visible"))
     if diff is None:
         return None
-    msg = f"✗ {where}\n  {diff}"
-    for mistake, mistake_out in case.get("mistakes", {}).items():
-        if compare(out, decode(mistake_out), rtol=rtol, atol=atol) is None:
-            msg += f"\n  Likely mistake: {spec['mistake_messages'][mistake]}"
-            break
-    return msg
+    same = [m for m, m_out in case.get("mistakes", {}).items()
+            if compare(out, decode(m_out), rtol=rtol, atol=atol) is None]
+    return f"✗ {where}\n  {diff}" + _likely(spec, same)
+
+
+def _likely(spec: dict, mistakes: list[str]) -> str:
+    """The line naming the first of the known mistakes whose output (or error) the answer's matches."""
+    return f"\n  Likely mistake: {spec['mistake_messages'][mistakes[0]]}" if mistakes else ""
+
+
+def error_text(exc: BaseException) -> str:
+    """How a check reports an exception, and how ``autograde sync`` stores a known mistake's: 'Type: message'."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 REPORT_MIME = "application/vnd.rlcourse.report+json"
@@ -139,7 +155,7 @@ def report(fn, exercise: str, inputs: str) -> None:
             results.append({"error": "not implemented"})
             continue
         except Exception as exc:
-            results.append({"error": f"{type(exc).__name__}: {exc}{_student_frame(exc)}"})
+            results.append({"error": error_text(exc) + _student_frame(exc)})
             continue
         try:
             results.append({"output": encode(out)})
@@ -148,14 +164,18 @@ def report(fn, exercise: str, inputs: str) -> None:
     display({REPORT_MIME: {"exercise": exercise, "results": results}}, raw=True)
 
 
+_FRAME = "\n  (in your code, line "
+"""Starts the part of an error's text that quotes the student's code (see :func:`_student_frame`)."""
+
+
 def _student_frame(exc: BaseException) -> str:
-    """'(line 7: x = T[s]...)' for the innermost frame of the notebook's own code, if any."""
+    """'(in your code, line 7: x = T[s]...)' for the innermost frame of the notebook's own code, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if "rlcourse" not in f.filename and "site-packages" not in f.filename]
     if not frames:
         return ""
     f = frames[-1]
-    return f"\n  (in your code, line {f.lineno}: {f.line})"
+    return f"{_FRAME}{f.lineno}: {f.line})"
 
 
 def describe_args(args: dict, order: list | None = None) -> str:
@@ -185,8 +205,10 @@ def compare(out, expected, rtol: float = 1e-6, atol: float = 1e-8, reveal: bool 
     """``None`` if ``out`` matches ``expected``, else one sentence saying how they differ.
 
     Arrays and tensors are compared by shape, then with ``np.allclose(rtol, atol)``; tuples and lists
-    element by element; dicts key by key; numbers with the same tolerances. With ``reveal=False`` the
-    sentence gives no expected values (for hidden cases).
+    element by element; dicts key by key, in the order ``out`` has them (the order the exercise or its
+    check's adapter builds them in) with gradients last, so a wrong value is reported before the wrong
+    gradient it causes; numbers with the same tolerances. With ``reveal=False`` the sentence gives no
+    expected values (for hidden cases).
     """
     if isinstance(expected, tuple) or (isinstance(expected, list) and not _is_numeric_list(expected)):
         if not isinstance(out, (tuple, list)):
@@ -203,7 +225,7 @@ def compare(out, expected, rtol: float = 1e-6, atol: float = 1e-8, reveal: bool 
             return f"expected a dict, got {type(out).__name__}."
         if set(out) != set(expected):
             return f"expected keys {sorted(expected)}, got {sorted(out)}."
-        for k in expected:
+        for k in sorted(out, key=lambda k: k.startswith("gradient")):  # stable: otherwise out's own order
             d = compare(out[k], expected[k], rtol, atol, reveal)
             if d is not None:
                 return f"[{k!r}]: {d}"
