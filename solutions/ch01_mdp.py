@@ -23,8 +23,12 @@ def transition_tensor(env):
         are absorbing: every action keeps the agent where it is.
 
     Example:
-        >>> transition_tensor(GridWorld(rows=1, cols=2, start=(0, 0), goal=(0, 1))).shape
+        >>> from rlcourse.envs import GridWorld
+        >>> T = transition_tensor(GridWorld(rows=1, cols=2, start=(0, 0), goal=(0, 1), slip=0.2))
+        >>> T.shape
         (2, 2, 4)
+        >>> T[:, 0, 1]  # "right" from the start: the goal, unless it slips up or down into the border
+        array([0.2, 0.8])
     """
     S, A, slip = env.n_states, env.n_actions, env.layout.slip
     T = np.zeros((S, S, A))
@@ -56,7 +60,11 @@ def sample_trajectory(env, pi, seed):
         shape (T,), where T is the episode's length. ``states`` ends with the final state.
 
     Example:
-        >>> states, actions, rewards = sample_trajectory(env, pi, seed=0)
+        >>> from rlcourse.envs import GridWorld
+        >>> env = GridWorld(rows=1, cols=3, start=(0, 0), goal=(0, 2))  # no slip
+        >>> pi = np.tile([0.0, 1.0, 0.0, 0.0], (3, 1))  # always "right"
+        >>> sample_trajectory(env, pi, seed=0)
+        (array([0, 1, 2]), array([1, 1]), array([0., 1.]))
     """
     rng = np.random.default_rng(seed)
     s, _ = env.reset(seed=seed)

@@ -23,8 +23,15 @@ def state_action_marginals(T, pi, p0, H):
         p: (H, S, A) array; ``p[t]`` sums to one for every t.
 
     Example:
-        >>> state_action_marginals(T, pi, p0, H=5).shape
-        (5, S, A)
+        >>> T = np.zeros((2, 2, 2))
+        >>> T[0, :, 0] = T[1, :, 1] = 1.0  # action a leads to state a, from either state
+        >>> pi = np.array([[0.5, 0.5], [0.0, 1.0]])
+        >>> p = state_action_marginals(T, pi, p0=np.array([1.0, 0.0]), H=3)
+        >>> p.shape
+        (3, 2, 2)
+        >>> p[1]  # p_1(s) = (0.5, 0.5), times pi(a | s)
+        array([[0.25, 0.25],
+               [0.  , 0.5 ]])
     """
     S, A = pi.shape
     p = np.zeros((H, S, A))
@@ -48,7 +55,15 @@ def policy_markov_chain(T, R, pi):
         ``r[s] = sum_a pi(a | s) R[s, a]``.
 
     Example:
-        >>> P, r = policy_markov_chain(T, R, pi)
+        >>> T = np.zeros((2, 2, 2))
+        >>> T[0, :, 0] = T[1, :, 1] = 1.0  # action a leads to state a, from either state
+        >>> R = np.array([[1.0, 0.0], [0.0, 2.0]])
+        >>> P, r = policy_markov_chain(T, R, np.array([[0.5, 0.5], [0.0, 1.0]]))
+        >>> P  # column s is the distribution of the next state
+        array([[0.5, 0. ],
+               [0.5, 1. ]])
+        >>> r
+        array([0.5, 2. ])
     """
     P = np.einsum("ijk,jk->ij", T, pi)  # P[s', s] = sum_a T[s', s, a] pi(a|s)
     r = np.sum(pi * R, axis=1)  # r[s] = sum_a pi(a|s) R(s, a)

@@ -120,7 +120,13 @@ def pg_surrogate_loss(logp, q_hat, b, n_traj):
         loss: scalar tensor; ``loss.backward()`` puts ``-g_hat`` into the parameters' ``.grad``.
 
     Example:
-        >>> pg_surrogate_loss(logp, q_hat, b=batch_baseline(...), n_traj=len(rewards)).backward()
+        >>> logp = torch.tensor([-1.0, -2.0, -0.5], requires_grad=True)  # 3 steps of 2 trajectories
+        >>> loss = pg_surrogate_loss(logp, torch.tensor([4.0, 1.0, 3.0]), b=2.0, n_traj=2)
+        >>> loss.item()
+        0.25
+        >>> loss.backward()
+        >>> logp.grad  # -(Q_hat - b) / N
+        tensor([-1.0000,  0.5000, -0.5000])
     """
     adv = torch.as_tensor(q_hat, dtype=logp.dtype) - b  # (M,) Q_hat - b, a constant w.r.t. theta
     return -(logp * adv).sum() / n_traj
@@ -144,7 +150,13 @@ def policy_update(policy, optimizer, obs, actions, rewards):
         loss: float, the surrogate loss before the step.
 
     Example:
-        >>> policy_update(policy, torch.optim.SGD(policy.parameters(), lr=0.1), obs, actions, rewards)
+        >>> policy = torch.nn.Linear(2, 3)  # logits of 3 actions from 2 features
+        >>> _ = torch.nn.init.zeros_(policy.weight), torch.nn.init.zeros_(policy.bias)  # uniform policy
+        >>> obs, actions = torch.ones(3, 2), torch.tensor([0, 1, 2])  # 2 steps, then 1 step
+        >>> rewards = [np.array([1.0, 1.0]), np.array([0.0])]  # Q_hat = (2, 1), (0); b = 1
+        >>> loss = policy_update(policy, torch.optim.SGD(policy.parameters(), lr=0.1), obs, actions, rewards)
+        >>> policy.bias.detach()  # action 0 (Q_hat - b = +1) gained, action 2 (-1) lost
+        tensor([ 0.0500,  0.0000, -0.0500])
     """
     q_hat = reward_to_go(rewards)
     b = batch_baseline(q_hat)

@@ -76,8 +76,8 @@ def bpe_train(text, n_merges):
         merges: list of ``(left, right)`` string pairs, in the order learned.
 
     Example:
-        >>> bpe_train("aaab", 2)
-        [('a', 'a'), ('aa', 'a')]
+        >>> bpe_train("aaab", 2)  # then ('aa', 'a') and ('a', 'b') tie; 'a' was created before 'aa'
+        [('a', 'a'), ('a', 'b')]
     """
     pieces = Counter(PRETOKENIZE.findall(text))
     order = {c: i for i, c in enumerate(sorted(set("".join(pieces))))}  # creation order of symbols
@@ -112,8 +112,8 @@ def bpe_encode(text, merges):
         list of token strings; ``"".join(tokens) == text``.
 
     Example:
-        >>> bpe_encode("aaab", [("a", "a"), ("aa", "a")])
-        ['aaa', 'b']
+        >>> bpe_encode("aaab", [("a", "a"), ("a", "b")])  # a a a b -> aa a b -> aa ab
+        ['aa', 'ab']
     """
     rank = {pair: i for i, pair in enumerate(merges)}
     tokens = []

@@ -23,8 +23,10 @@ def pass_at_k(n, c, k):
         a float in [0, 1].
 
     Example:
-        >>> pass_at_k(10, 1, 1), pass_at_k(10, 1, 10), pass_at_k(10, 0, 5)
-        (0.1, 1.0, 0.0)
+        >>> [round(pass_at_k(10, 1, k), 6) for k in (1, 5, 10)]  # one correct sample in ten: k / 10
+        [0.1, 0.5, 1.0]
+        >>> pass_at_k(10, 0, 5)
+        0.0
     """
     if n - c < k:  # every draw of k samples contains a correct one
         return 1.0

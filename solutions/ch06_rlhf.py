@@ -7,9 +7,13 @@ import torch
 def kl_optimal_policy(ref_probs, rewards, beta):
     """The policy that maximises ``E_pi[r] - beta * KL(pi || pi_ref)`` over a finite set of replies.
 
-    Every RLHF objective of this chapter has this maximiser: ``pi*(y) = pi_ref(y) exp(r(y) / beta) / Z``
-    (derive it: set the derivative of the Lagrangian with ``sum_y pi(y) = 1`` to zero). Rewards far
-    larger than ``beta`` must not overflow: compute it in log space.
+    Derive the maximiser on paper first, then implement your result. The objective is
+    ``J(pi) = sum_y pi(y) r(y) - beta * sum_y pi(y) log(pi(y) / pi_ref(y))``, maximised over the
+    probability vectors ``pi`` on the ``A`` replies: add a Lagrange multiplier for ``sum_y pi(y) = 1``
+    and find where the derivative with respect to each ``pi(y)`` vanishes (``J`` is concave, so that
+    point is the maximum). Use your result to predict the examples below before you run them. The
+    answer must stay finite when the rewards are hundreds of times larger than ``beta``, and each row
+    (each index of the leading dimensions) is a problem of its own.
 
     Args:
         ref_probs: (..., A) tensor, the reference policy over ``A`` replies (rows sum to 1, entries > 0).
@@ -20,8 +24,11 @@ def kl_optimal_policy(ref_probs, rewards, beta):
         (..., A) tensor of probabilities (each row sums to 1).
 
     Example:
-        >>> kl_optimal_policy(torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0]), beta=1.0)
-        tensor([0.2689, 0.7311])
+        >>> ref_probs = torch.tensor([0.2, 0.8])
+        >>> kl_optimal_policy(ref_probs, torch.tensor([1.0, 1.0]), beta=0.5)  # equal rewards
+        tensor([0.2000, 0.8000])
+        >>> kl_optimal_policy(ref_probs, torch.tensor([5.0, 0.0]), beta=0.01)  # a leash of almost nothing
+        tensor([1., 0.])
     """
     logits = torch.log(ref_probs) + rewards / beta  # log pi*(y) + log Z
     return torch.softmax(logits, dim=-1)

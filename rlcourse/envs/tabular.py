@@ -13,9 +13,13 @@ class TabularMDP(gym.Env):
     for continuing tasks). The reward of a step is ``R[s, a]``.
 
     Example:
-        >>> env = TabularMDP(T, R, p0, max_steps=100)
-        >>> s, _ = env.reset(seed=0)
-        >>> s, r, terminated, truncated, _ = env.step(1)
+        >>> T = np.zeros((2, 2, 2))
+        >>> T[0, :, 0] = T[1, :, 1] = 1.0  # action a leads to state a
+        >>> env = TabularMDP(T, R=np.array([[0.0, 1.0], [0.0, 1.0]]), p0=np.array([1.0, 0.0]), max_steps=100)
+        >>> env.reset(seed=0)
+        (0, {})
+        >>> env.step(1)  # (next state, reward, terminated, truncated, info)
+        (1, 1.0, False, False, {})
     """
 
     def __init__(self, T: np.ndarray, R: np.ndarray, p0: np.ndarray, max_steps: int = 1000):

@@ -20,7 +20,12 @@ def next_token_loss(logits, input_ids):
         scalar tensor, the mean over the B * (T - 1) predictions of ``-log softmax(logits)[target]``.
 
     Example:
-        >>> next_token_loss(model(ids).logits, ids)  # equals model(ids, labels=ids).loss
+        >>> logits = torch.zeros(1, 3, 4)  # uniform predictions over V = 4 tokens
+        >>> next_token_loss(logits, torch.tensor([[0, 1, 2]]))  # log 4
+        tensor(1.3863)
+        >>> logits[0, 2, 3] = 100.0  # the last position predicts no token of the text: no change
+        >>> next_token_loss(logits, torch.tensor([[0, 1, 2]]))
+        tensor(1.3863)
     """
     V = logits.shape[-1]
     pred = logits[:, :-1].reshape(-1, V)  # (B*(T-1), V) predictions for positions 1..T-1
@@ -43,8 +48,12 @@ def sample_token(logits, temperature, top_k, generator):
         (B,) int64 tensor of token ids.
 
     Example:
-        >>> sample_token(torch.tensor([[2.0, 1.0, 0.0]]), 1.0, 2, torch.Generator().manual_seed(0))
-        tensor([0])
+        >>> logits, gen = torch.tensor([[2.0, 1.0, 0.0], [0.0, 0.0, 5.0]]), torch.Generator().manual_seed(0)
+        >>> sample_token(logits, 0.0, None, gen)  # temperature 0: the largest logit of each row
+        tensor([0, 2])
+        >>> draws = sample_token(logits[:1].repeat(1000, 1), 1.0, 2, gen)  # 1000 draws from row 0
+        >>> sorted(set(draws.tolist()))  # top_k = 2: token 2 is never drawn
+        [0, 1]
     """
     if temperature == 0:
         return logits.argmax(dim=-1)
@@ -71,7 +80,13 @@ def chat_tokens(tokenizer, user, assistant):
         (ids, mask): two lists of ints of the same length.
 
     Example:
-        >>> ids, mask = chat_tokens(tok, "Hi", "Hello")
+        >>> from rlcourse.lm import char_tokenizer
+        >>> tok = char_tokenizer("0123456789+")
+        >>> ids, mask = chat_tokens(tok, "2+3", "5")
+        >>> tok.convert_ids_to_tokens(ids)
+        ['<|bos|>', '<|user|>', '2', '+', '3', '<|assistant|>', '5', '<|eos|>']
+        >>> mask
+        [0, 0, 0, 0, 0, 0, 1, 1]
     """
     prompt = tokenizer(f"<|bos|><|user|>{user}<|assistant|>", add_special_tokens=False)["input_ids"]
     reply = tokenizer(f"{assistant}<|eos|>", add_special_tokens=False)["input_ids"]

@@ -101,6 +101,15 @@ def policy_gradient_loss(logp, advantages, mask, normalization="token"):
 
     Returns:
         scalar tensor.
+
+    Example:
+        >>> logp = torch.tensor([[-1.0, -1.0, 0.0], [-3.0, 0.0, 0.0]])
+        >>> mask = torch.tensor([[1, 1, 0], [1, 0, 0]])  # completions of 2 tokens and of 1 token
+        >>> advantages = torch.tensor([1.0, -1.0])
+        >>> policy_gradient_loss(logp, advantages, mask, "token")  # -(-2 + 3) / 3
+        tensor(-0.3333)
+        >>> policy_gradient_loss(logp, advantages, mask, "sequence")  # -(-2 / 2 + 3 / 1) / 2
+        tensor(-1.)
     """
     mask = mask.to(logp.dtype)
     weighted = advantages.detach()[:, None] * logp * mask  # (B, T)
@@ -126,6 +135,13 @@ def kl_estimate(logp, ref_logp, mask, estimator="k3"):
 
     Returns:
         (B, T) tensor, 0 where ``mask`` is 0.
+
+    Example:
+        >>> logp, ref_logp = torch.tensor([[0.5, 0.25]]).log(), torch.tensor([[0.25, 0.5]]).log()
+        >>> kl_estimate(logp, ref_logp, torch.ones(1, 2), "k1")  # log 2 and -log 2
+        tensor([[ 0.6931, -0.6931]])
+        >>> kl_estimate(logp, ref_logp, torch.ones(1, 2), "k3")  # r = 1/2 and r = 2: both positive
+        tensor([[0.1931, 0.3069]])
     """
     log_ratio = ref_logp - logp  # log r
     if estimator == "k1":
@@ -154,6 +170,14 @@ def clipped_surrogate_loss(logp, old_logp, advantages, mask, clip_eps=0.2):
     Returns:
         scalar tensor; when ``logp == old_logp`` its gradient is that of :func:`policy_gradient_loss`
         (token normalisation): one update per batch is plain REINFORCE.
+
+    Example:
+        >>> logp = torch.tensor([[1.5, 0.5]]).log()  # ratios 1.5 and 0.5 against old_logp = 0
+        >>> clipped_surrogate_loss(logp, torch.zeros(1, 2), torch.tensor([1.0]), torch.ones(1, 2))
+        tensor(-0.8500)
+
+        With ``A = 1`` the tokens contribute ``min(1.5, 1.2) = 1.2`` and ``min(0.5, 0.8) = 0.5``: the
+        clip caps what a step can gain, never what it can lose.
     """
     mask = mask.to(logp.dtype)
     ratio = torch.exp(logp - old_logp.detach())  # (B, T)
