@@ -18,6 +18,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 from autograde.nbgrader_ext import (HideHiddenTests, JudgeReports, RemoveBookOnlyCells,  # noqa: E402
                                     ReportInsteadOfCheck)
+from autograde.plain_markdown import PlainMarkdown  # noqa: E402
 
 c = get_config()  # noqa: F821 (provided by traitlets when this file is loaded)
 
@@ -28,7 +29,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 
 # Student notebooks: nbgrader's own steps, after dropping the book-only cells.
 c.GenerateAssignment.preprocessors = [
-    RemoveBookOnlyCells, IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    RemoveBookOnlyCells, PlainMarkdown, IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
     CheckCellMetadata, ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums,
     CheckCellMetadata,
 ]
