@@ -54,15 +54,16 @@ class ReportInsteadOfCheck(NbGraderPreprocessor):
     stay in the grading process (:class:`JudgeReports`). The test cells' sources are the instructor's
     (nbgrader's ``OverwriteCells`` restores them before this runs), so a student cannot change what
     is asked.
+
+    Every graded cell must be a test cell with exactly one such check (:func:`graded_check`): a
+    graded cell of any other kind (an ``assert``, a second check) would be judged in the kernel, so
+    grading refuses it instead of scoring it.
     """
 
     def preprocess_cell(self, cell, resources, index):
         from rlcourse.checks import inputs_only
 
-        grading = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type != "code" or not grading.get("grade"):
-            return cell, resources
-        call = _check_call(cell.source)
+        call = graded_check(cell)
         if call is None:
             return cell, resources
         fn, exercise, _, spec, kind = call
@@ -70,6 +71,27 @@ class ReportInsteadOfCheck(NbGraderPreprocessor):
         cell.source = (f"from rlcourse.checks import report as _rlcourse_report\n"
                        f'_rlcourse_report({fn}, "{exercise}", "{inputs_only(spec)}")')
         return cell, resources
+
+
+class UngradableCell(ValueError):
+    """A graded cell the course's grading cannot judge outside the kernel."""
+
+
+def graded_check(cell):
+    """The check of a graded cell (as :func:`_check_call` gives it), ``None`` for a cell that is not
+    graded; raises :class:`UngradableCell` for a graded cell that is not one check call."""
+    grading = cell.get("metadata", {}).get("nbgrader", {})
+    if not grading.get("grade"):
+        return None
+    where = f"graded cell {grading.get('grade_id')!r}"
+    if cell.get("cell_type") != "code" or grading.get("solution"):
+        raise UngradableCell(f"{where} is not a test cell: the course grades test cells only")
+    code = [line for line in cell.source.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    call = _check_call(cell.source)
+    if len(code) != 1 or call is None or not CHECK_CALL.fullmatch(code[0].rstrip()):
+        raise UngradableCell(f"{where} must hold exactly one line of code, `check(fn, \"chapter/name\"[, hidden=...])` "
+                             f"(comments aside); it holds {len(code)} line(s)")
+    return call
 
 
 def _check_call(source: str):
@@ -101,7 +123,7 @@ class JudgeReports(NbGraderPreprocessor):
         from nbformat.v4 import new_output
 
         from rlcourse.checks import REPORT_MIME, judge_case, passed_message
-        from rlcourse.checks.encoding import decode
+        from rlcourse.checks.encoding import decode_untrusted
 
         meta = cell.get("metadata", {}).pop("rlcourse_grading", None)
         if meta is None:
@@ -127,7 +149,7 @@ class JudgeReports(NbGraderPreprocessor):
                         verdict = f"✗ {name}: the {meta['kind']} checks reported an unreadable result."
                         break
                     try:
-                        result = {"output": decode(result["output"])} if "output" in result else result
+                        result = {"output": decode_untrusted(result["output"])} if "output" in result else result
                         verdict = judge_case(name, meta["kind"], spec, i, result)
                     except Exception as exc:  # an output the grader cannot rebuild or compare
                         verdict = f"✗ {name}, {meta['kind']} case {i}: the output cannot be compared ({type(exc).__name__})."

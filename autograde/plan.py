@@ -7,8 +7,15 @@ depends on; plain ``nbgrader autograde`` re-runs all of them for every student. 
 - every graded test cell, whole;
 - of the other cells, which are the instructor's own code unchanged (the setup cell included), only
   the top-level statements that bind a name some kept code reads (found with Python's ``symtable``,
-  so names read inside function bodies count, and names local to a function do not), and what those
-  statements read in turn.
+  so names read inside function bodies count, and names local to a function do not), or that may
+  change the object such a name holds without rebinding it, and what those statements read in turn.
+  A statement may change a needed object when it assigns to or deletes an attribute or item of it
+  (``cfg.lr = 0.1``, ``d[0] = 1``), calls one of its methods (``xs.append(3)``), or passes it to a
+  function (``random.shuffle(xs)``); a bare call of a needed module's function (``torch.manual_seed(0)``,
+  ``torch.set_default_dtype(...)``) may change that module's state and is kept too. Names of modules,
+  functions, classes and built-ins (not bound by a statement other than ``import``, ``def`` or
+  ``class``) passed as arguments or used as receivers inside other statements (``x = np.zeros(3)``,
+  ``map(int, xs)``, ``progress(train_step)``) do not keep a statement: calling code does not change it.
 
 What is left out is what no check reads: demonstrations, plots, and the setup cell's seeding and
 plot style. The checks pass each function its inputs, seeds included, so a function's outputs do
@@ -42,6 +49,70 @@ class Statement:
     source: str
     binds: frozenset
     reads: frozenset
+    targets: frozenset = frozenset()
+    """Names whose object it changes by assigning or deleting an attribute or item."""
+    touches: frozenset = frozenset()
+    """Names whose object it passes to a call or calls a method of (which may change it)."""
+    module_call: frozenset = frozenset()
+    """For a bare call statement, the name whose attribute it calls (``torch`` in ``torch.manual_seed(0)``)."""
+    defines: bool = False
+    """An import, ``def`` or ``class``: what it binds is code, not data (see :func:`plan`)."""
+
+
+def _root(node) -> str | None:
+    """``xs`` for ``xs``, ``xs.a.b`` or ``xs[0].c``: the name whose object the expression reaches into;
+    ``None`` for anything else (the result of a call, a literal) or a new object."""
+    while True:
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
+            node = node.value
+        else:
+            return None
+
+
+def _top_level_nodes(node):
+    """The nodes of a statement that run when it runs (not the bodies of functions, classes and lambdas)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        yield item
+        for child in ast.iter_child_nodes(item):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                # decorators, defaults and bases run; the body does not
+                extra = [*child.decorator_list] if not isinstance(child, ast.Lambda) else []
+                if isinstance(child, ast.ClassDef):
+                    extra += [*child.bases, *(k.value for k in child.keywords)]
+                elif not isinstance(child, ast.ClassDef):
+                    extra += [*child.args.defaults, *(d for d in child.args.kw_defaults if d is not None)]
+                stack.extend(extra)
+            else:
+                stack.append(child)
+
+
+def _changes(node) -> tuple[frozenset, frozenset, frozenset]:
+    """(targets, touches, module_call) of a top-level statement (see :class:`Statement`)."""
+    targets, touches = set(), set()
+    for item in _top_level_nodes(node):
+        written = []
+        if isinstance(item, (ast.Assign, ast.Delete)):
+            written = item.targets
+        elif isinstance(item, (ast.AugAssign, ast.AnnAssign)):
+            written = [item.target]
+        for target in written:
+            for part in ast.walk(target):
+                if isinstance(part, (ast.Attribute, ast.Subscript)) and (name := _root(part)):
+                    targets.add(name)
+        if isinstance(item, ast.Call):
+            if isinstance(item.func, ast.Attribute) and (name := _root(item.func.value)):
+                touches.add(name)
+            for arg in [*item.args, *(k.value for k in item.keywords)]:
+                if name := _root(arg):
+                    touches.add(name)
+    module_call = frozenset()
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
+        module_call = frozenset(filter(None, [_root(node.value.func)]))
+    return frozenset(targets), frozenset(touches), module_call
 
 
 @functools.lru_cache(maxsize=4096)
@@ -91,7 +162,10 @@ def statements(cell_source: str) -> tuple[Statement, ...] | None:
             return None
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             binds = ANY
-        out.append(Statement(text, binds, reads))
+        targets, touches, module_call = _changes(node)
+        out.append(Statement(text, binds, reads, targets, touches, module_call,
+                             isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef,
+                                               ast.ClassDef))))
     return tuple(out)
 
 
@@ -110,6 +184,12 @@ def plan(cells: list[dict], release_sources: set[str]) -> list[tuple[int, str]]:
     keep: dict[int, str] = {}
     needed: set[str] = set()
     whole_reads_unknown = False
+    data = set()  # names of data: bound other than by an import, a def or a class (nor built in)
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            for stmt in statements(cell.get("source", "")) or ():
+                if not stmt.defines and stmt.binds is not ANY:
+                    data |= stmt.binds
     for index in range(len(cells) - 1, -1, -1):
         cell = cells[index]
         if cell.get("cell_type") != "code" or not cell.get("source", "").strip():
@@ -132,7 +212,8 @@ def plan(cells: list[dict], release_sources: set[str]) -> list[tuple[int, str]]:
             continue
         chosen = []
         for stmt in reversed(parts):
-            if stmt.binds & needed:
+            if (stmt.binds & needed or stmt.targets & needed or stmt.touches & data & needed
+                    or stmt.module_call & needed):
                 chosen.append(stmt)
                 needed |= stmt.reads
         if chosen:

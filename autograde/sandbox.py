@@ -3,19 +3,32 @@
 nbgrader starts a kernel per submission with the grader's own permissions; a submission could read
 the instructor's notebooks and the reference solutions, or rewrite ``gradebook.db`` and other
 students' files. :class:`SandboxedKernelManager` (set as nbgrader's kernel manager in
-``autograde/nbgrader_config.py``) starts every kernel inside a bubblewrap sandbox in which it sees:
+``autograde/nbgrader_config.py``) starts every kernel inside :func:`sandbox_command`, and the fast
+grader starts its cell runner the same way. Inside, a submission sees:
 
 - read-only: the system's ``/usr``, the Python environment (``sys.prefix``), the course's support
-  package ``rlcourse`` (with the reference implementations of the graded chapter and of every later
-  chapter replaced by empty files), and its own submission folder;
-- read-write: a private, empty ``/tmp`` (its scratch space and ``HOME``) and the folder of its own
-  connection file and sockets;
+  package ``rlcourse``, and its own submission folder. Of the support package's reference modules,
+  those of the graded chapter and of every later chapter are empty files, in every copy of the
+  package on the Python path, and every ``reference/__pycache__`` folder is empty (compiled
+  bytecode is as good as source);
+- read-write: a private ``/tmp`` of ``RLCOURSE_KERNEL_TMP_MB`` (default 256) megabytes, its
+  ``HOME``; an nbgrader kernel also writes its connection sockets into a folder of its own (the
+  fast grader's runner has no writable folder but ``/tmp``);
 - nothing else: not ``book/``, ``solutions/``, ``autograde/`` (gradebook, releases, other students'
-  submissions and feedback), no network (``--unshare-all``: no network interfaces but its own
-  loopback), no other process;
-- limits: address space ``RLCOURSE_KERNEL_MEMORY_GB`` (default 8), wall clock
-  ``RLCOURSE_KERNEL_WALL_S`` (default 1800 s) for the whole kernel; nbgrader adds a time limit per
-  cell and a cap on output.
+  submissions and feedback), no network (its own loopback only), no other process, no capability
+  (a process that could unmount the masks above would read the references);
+- an environment of its own: only the variables :func:`kernel_environment` lists, never the
+  grader's (a token or a cloud credential in the grading shell would end up in the feedback);
+- limits, each enforced by the kernel where the submission cannot lift it: address space per
+  process ``RLCOURSE_KERNEL_MEMORY_GB`` (default 8), size of any file it writes (the ``/tmp``
+  size), processes and threads ``RLCOURSE_KERNEL_PROCESSES`` (default 256), and wall clock
+  ``RLCOURSE_KERNEL_WALL_S`` (default 1800 s) for the whole kernel, timed by ``timeout`` *outside*
+  the sandbox (killing it kills the sandbox); nbgrader adds a time limit per cell and a cap on output.
+
+The process limit counts the processes of one user: run unprivileged, bubblewrap puts the sandbox in
+a user namespace of its own, where the count is the sandbox's own. Run as root (a container, CI),
+processes of uid 0 are never counted, so the sandbox drops to a user id of its own, chosen at random
+among unused high ids, after bubblewrap has set it up (``setpriv``).
 
 The kernel talks to nbgrader over ZeroMQ on Unix sockets (``ipc``) in a folder of its own, since a
 network namespace has no route to the grader's TCP loopback, and is interrupted by message (a cell
@@ -24,7 +37,10 @@ that runs past nbgrader's time limit), since signals to the sandbox do not reach
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import random
 import re
 import shutil
 import sys
@@ -35,6 +51,12 @@ from jupyter_client.manager import AsyncKernelManager
 
 REPO = Path(__file__).resolve().parent.parent
 CHAPTER = re.compile(r"^(\d\d)-")
+PASSED_THROUGH = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
+                  "ATEN_CPU_CAPABILITY", "PYTHONHASHSEED", "TZ")
+"""The grader's variables a kernel inherits (when set): those that choose numerical kernels and thread
+counts, so a submission computes what the grader's own checks computed. Nothing else passes."""
+SANDBOX_UIDS = (1_000_000_000, 2_000_000_000)
+"""Where a sandbox started by root takes its user id (far above any account or subordinate id range)."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -49,6 +71,30 @@ def bwrap() -> str:
     return path
 
 
+def limits() -> dict:
+    """The sandbox's limits, from the environment (see the module docstring)."""
+    return {"memory": int(float(os.environ.get("RLCOURSE_KERNEL_MEMORY_GB", "8")) * 2**30),
+            "tmp": int(float(os.environ.get("RLCOURSE_KERNEL_TMP_MB", "256")) * 2**20),
+            "processes": int(os.environ.get("RLCOURSE_KERNEL_PROCESSES", "256")),
+            "wall": int(os.environ.get("RLCOURSE_KERNEL_WALL_S", "1800"))}
+
+
+def kernel_environment() -> dict:
+    """Every variable a sandboxed kernel sees."""
+    env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
+           "MPLCONFIGDIR": "/tmp", "LANG": "C.UTF-8", "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
+           "NBGRADER_EXECUTION": "autograde"}
+    env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
+    return env
+
+
+def launcher_environment() -> dict:
+    """The environment ``timeout`` and ``bwrap`` start with: nothing of the grader's but where programs are
+    (``bwrap`` clears even this for the kernel; a clean start keeps the grader's variables out of the
+    sandbox's own processes, whose start-up environment the kernel could read in ``/proc``)."""
+    return {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+
+
 def masked_references(package: Path, assignment: str | None) -> list[Path]:
     """The reference modules a kernel grading ``assignment`` may not import: its chapter's and later ones'
     (all of them when the chapter is unknown)."""
@@ -57,16 +103,58 @@ def masked_references(package: Path, assignment: str | None) -> list[Path]:
     return sorted(p for p in (package / "reference").glob("ch*.py") if int(p.name[2:4]) >= number)
 
 
-def sandbox_command(kernel_cmd: list[str], cwd: str, private: str, assignment: str | None = None) -> list[str]:
-    """``kernel_cmd`` wrapped in bubblewrap (see the module docstring for what it may see)."""
+@functools.lru_cache(maxsize=1)
+def reference_copies() -> tuple[Path, ...]:
+    """Every ``rlcourse`` package folder a kernel could import from: the imported one, and any copy on
+    the Python path (a non-editable install beside an editable one, a stale build)."""
+    import rlcourse
+
+    found = {Path(rlcourse.__file__).resolve().parent}
+    for entry in sys.path:
+        candidate = Path(entry or ".") / "rlcourse"
+        if (candidate / "reference").is_dir():
+            found.add(candidate.resolve())
+    return tuple(sorted(found))
+
+
+@functools.lru_cache(maxsize=1)
+def _blanks() -> tuple[str, str]:
+    """An empty file and an empty folder, readable by anyone, to mount over what a kernel may not see."""
+    folder = Path(tempfile.mkdtemp(prefix="rlcourse-blank-"))
+    atexit.register(shutil.rmtree, folder, True)
+    (folder / "empty").touch()
+    (folder / "dir").mkdir()
+    folder.chmod(0o755)
+    return str(folder / "empty"), str(folder / "dir")
+
+
+def sandbox_uid() -> int | None:
+    """The user id the sandboxed process takes when the grader runs as root, else ``None``."""
+    return random.SystemRandom().randrange(*SANDBOX_UIDS) if os.geteuid() == 0 else None
+
+
+def sandbox_command(kernel_cmd: list[str], cwd: str, private: str | None = None, assignment: str | None = None,
+                    uid: int | None = None) -> list[str]:
+    """``kernel_cmd`` wrapped in bubblewrap (see the module docstring for what it may see).
+
+    ``cwd``: the submission's folder (read-only); ``private``: a writable folder (an nbgrader kernel's
+    connection file and sockets), or ``None``; ``assignment``: the chapter, whose references and later
+    ones are masked; ``uid``: the user the process runs as when the grader is root (:func:`sandbox_uid`).
+    """
     import rlcourse
 
     package = Path(rlcourse.__file__).resolve().parent
-    memory = int(float(os.environ.get("RLCOURSE_KERNEL_MEMORY_GB", "8")) * 2**30)
-    wall = int(os.environ.get("RLCOURSE_KERNEL_WALL_S", "1800"))
-    args = [bwrap(), "--die-with-parent", "--new-session", "--unshare-all",
+    limit = limits()
+    as_root = os.geteuid() == 0
+    if as_root and uid is None:
+        raise ValueError("run as root, a sandbox needs a user id of its own (sandbox_uid())")
+    # as root: no user namespace (the process count of uid 0 is never limited); setpriv drops to `uid`
+    namespaces = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+                  if as_root else ["--unshare-all", "--cap-drop", "ALL"])
+    args = [bwrap(), "--die-with-parent", "--new-session", *namespaces, "--clearenv",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin",
-            "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
+            "--size", str(limit["tmp"]), "--perms", "1777", "--tmpfs", "/tmp"]
     if Path("/usr/lib64").exists():
         args += ["--symlink", "usr/lib64", "/lib64"]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group", "/etc/nsswitch.conf"):
@@ -78,14 +166,55 @@ def sandbox_command(kernel_cmd: list[str], cwd: str, private: str, assignment: s
             args += ["--ro-bind", str(prefix), str(prefix)]
     if not any(package.is_relative_to(p) for p in prefixes):  # an editable install: the package's own folder
         args += ["--ro-bind", str(package), str(package)]
-    for module in masked_references(package, assignment):
-        args += ["--ro-bind", "/dev/null", str(module)]
-    args += ["--ro-bind", cwd, cwd, "--bind", private, private, "--chdir", cwd,
-             "--setenv", "HOME", "/tmp", "--setenv", "MPLCONFIGDIR", "/tmp", "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "HF_HUB_OFFLINE", "1", "--setenv", "NBGRADER_EXECUTION", "autograde",
-             "--unsetenv", "PYTHONPATH", "--"]
-    return args + ["/usr/bin/timeout", "--kill-after=5", str(wall), "/usr/bin/prlimit", f"--as={memory}", "--",
-                   *kernel_cmd]
+    empty_file, empty_dir = _blanks()
+    for copy in reference_copies():
+        if not any(copy.is_relative_to(p) for p in [*prefixes, package]):
+            continue  # not mounted in the sandbox at all
+        for module in masked_references(copy, assignment):
+            args += ["--ro-bind", empty_file, str(module)]
+        if (copy / "reference" / "__pycache__").is_dir():
+            args += ["--ro-bind", empty_dir, str(copy / "reference" / "__pycache__")]
+    args += ["--ro-bind", cwd, cwd, "--chdir", cwd]
+    if private is not None:
+        args += ["--bind", private, private]
+    args = _with_open_parents(args)
+    for key, value in kernel_environment().items():
+        args += ["--setenv", key, value]
+    args += ["--"]
+    if as_root:
+        args += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                 "--bounding-set=-all", "--no-new-privs", "--"]
+    args += ["/usr/bin/prlimit", f"--as={limit['memory']}", f"--fsize={limit['tmp']}",
+             f"--nproc={limit['processes']}", "--", *kernel_cmd]
+    return ["/usr/bin/timeout", "--kill-after=5", str(limit["wall"]), *args]
+
+
+def _with_open_parents(args: list[str]) -> list[str]:
+    """``args`` with every folder above a mount point made first, readable by anyone (bubblewrap would
+    make them readable by root only, which the unprivileged sandbox user could not pass through)."""
+    out, made = [], {"/"}
+    i = 0
+    while i < len(args):
+        if args[i] in ("--ro-bind", "--bind"):
+            for parent in reversed(Path(args[i + 2]).parents):
+                if str(parent) not in made and str(parent) not in ("/usr", "/tmp", "/dev", "/proc"):
+                    made.add(str(parent))
+                    out += ["--perms", "0755", "--dir", str(parent)]
+            out += args[i:i + 3]
+            i += 3
+        else:
+            out.append(args[i])
+            i += 1
+    return out
+
+
+def give_to(path: str, uid: int | None) -> None:
+    """Let the sandbox's user (run as root: ``uid``) write ``path``, a folder made for it, and read its files."""
+    if uid is None:
+        return
+    for root, dirs, files in os.walk(path):
+        for name in [root, *(os.path.join(root, d) for d in dirs), *(os.path.join(root, f) for f in files)]:
+            os.chown(name, uid, uid)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -97,12 +226,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = os.path.join(private, "kernel.json")
         self.ip = os.path.join(private, "ipc")
         self._rlcourse_private = private
-        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)  # writes the connection file
         # Interrupts (nbgrader's per-cell timeout) as a message the kernel acts on: a signal to the
         # sandbox's process group would not reach the kernel's own session.
         self.kernel_spec.interrupt_mode = "message"
         cwd = os.path.realpath(kw.get("cwd") or os.getcwd())
-        return sandbox_command(kernel_cmd, cwd, private, assignment=Path(cwd).name), kw
+        uid = sandbox_uid()
+        give_to(private, uid)
+        kw["env"] = launcher_environment()
+        return sandbox_command(kernel_cmd, cwd, private, assignment=Path(cwd).name, uid=uid), kw
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

@@ -16,7 +16,7 @@ import time
 import nbformat
 import pytest
 
-from autograde.grade import STATE_TABLE
+from autograde.grade import GRADE_INPUTS, STATE_TABLE, Grader, code_digest, dask_client
 from autograde.plan import plan
 from autograde.specs import CHAPTERS
 from tests.conftest import REPO, filled_in
@@ -55,6 +55,41 @@ def test_the_plan_keeps_what_a_students_code_reads():
     assert kept[1] == "room = make_room()\n" and kept[2] == "scale = 2.0\n" and kept[3] == cells[3].source
     edited = [*cells[:2], nbformat.v4.new_code_cell("scale = 5.0  # changed by the student\nother = 3"), cells[3]]
     assert dict(plan(edited, released))[2] == edited[2].source, "a cell the student changed runs whole"
+
+
+def test_the_plan_keeps_statements_that_change_what_it_reads():
+    """An instructor statement that changes a needed object without rebinding its name runs too, so the
+    planned run computes what the whole notebook computes (nbgrader's scores by construction)."""
+    setup = ("import random\nimport numpy as np\ncfg = Config()\nd = {}\nxs = []\nys = [3, 1, 2]\n"
+             "unused = [1]")
+    changes = ("cfg.lr = 0.1\nd[0] = 1\nxs.append(3)\nrandom.shuffle(ys)\nnp.random.seed(0)\n"
+               "x = np.zeros(3)\nunused.append(2)\nprint(len(xs))\nmean = np.mean(ys)")
+    answer = "def answer(v):\n    return cfg.lr * v + d[0] + sum(xs) + ys[0] + np.random.rand()"
+    cells = [nbformat.v4.new_code_cell(src) for src in (setup, changes, answer)]
+    kept = dict(plan(cells, {setup, changes}))
+    # kept: every statement that may change cfg, d, xs, ys or numpy's state (passing xs to len counts:
+    # the rule does not know which functions change their arguments); not: new names nobody reads
+    assert kept[1] == ("cfg.lr = 0.1\nd[0] = 1\nxs.append(3)\nrandom.shuffle(ys)\nnp.random.seed(0)\n"
+                       "print(len(xs))\nmean = np.mean(ys)\n")
+    assert "unused" not in kept[0] and "Config()" in kept[0] and "import random" in kept[0]
+
+
+def test_a_change_anywhere_in_the_support_package_regrades(tmp_path):
+    """The fingerprint that skips unchanged submissions covers all of rlcourse/ (not only its checks),
+    the grader, and the pinned versions: a fix in rlcourse/lm/ changes it."""
+    assert REPO / "rlcourse" in GRADE_INPUTS and REPO / "autograde" in GRADE_INPUTS
+    import shutil
+
+    copy = tmp_path / "rlcourse"
+    shutil.copytree(REPO / "rlcourse", copy, ignore=shutil.ignore_patterns("__pycache__", "checkpoints"))
+    before = code_digest([copy])
+    assert code_digest([copy]) == before, "the same files give the same digest"
+    for changed in (copy / "lm" / "ppo.py", copy / "envs" / "gridworld.py"):
+        text = changed.read_text()
+        changed.write_text(text + "\n# a fix\n")
+        assert code_digest([copy]) != before, changed
+        changed.write_text(text)
+    assert code_digest([copy]) == before
 
 
 def _submissions(course, n):
@@ -154,3 +189,55 @@ def test_an_interrupted_batch_leaves_a_whole_gradebook_and_resumes(course):
 def test_bad_options_are_refused(course, option):
     proc = course.grade(CHAPTER, option, check=False)
     assert proc.returncode == 2 and option.split("=")[0] in proc.stderr and not any(course.root.iterdir())
+
+
+def test_writes_made_during_a_batch_survive_it(course):
+    """A TA grades by hand in formgrader, a student is added, and another tool writes while a batch
+    runs: the fast grader merges its grades into the gradebook and loses none of that."""
+    from nbgrader.api import Gradebook
+
+    _submissions(course, 4)
+    course.run("autograde", CHAPTER, "--create", "--student=student00")  # one graded before the batch
+    db_url = f"sqlite:///{course.root / 'gradebook.db'}"
+    cell = "test_transition_tensor"
+    written, calls = [], []
+
+    def formgrader(student):
+        """After each submission the batch merges: a manual grade for every graded student (also ones the
+        batch has not reached yet), a new student, an extension, a comment."""
+        n = len(calls)
+        calls.append(student)
+        with Gradebook(db_url) as gb:
+            for other in ("student00", "student01", "student02", "student03")[: n + 1]:
+                try:
+                    grade = gb.find_grade(cell, "mdp", CHAPTER, other)
+                except Exception:
+                    continue  # not in the gradebook yet
+                grade.manual_score = 0.5 + n
+                gb.db.commit()
+                written.append((other, 0.5 + n))
+            gb.update_or_create_student(f"newcomer{n}", first_name="New")
+            sub = gb.find_submission(CHAPTER, "student00")
+            sub.extension = None
+            comment = gb.find_comment("transition_tensor", "mdp", CHAPTER, "student00")
+            comment.manual_comment = f"see me ({n})"
+            gb.db.commit()
+
+    grader = Grader(CHAPTER, course.root)
+    with dask_client(1) as client:
+        rows = grader.run(client, force=True, progress=False, after_each=formgrader)
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    with Gradebook(db_url) as gb:
+        latest = {}
+        for student, score in written:
+            latest[student] = score
+        assert len(latest) == 4, "every student got a manual grade during the batch"
+        for student, score in latest.items():
+            grade = gb.find_grade(cell, "mdp", CHAPTER, student)
+            assert grade.manual_score == score, (student, "a manual grade entered during the batch survives")
+            assert grade.auto_score == 1 and grade.score == score
+        assert {s.id for s in gb.students} >= {f"newcomer{i}" for i in range(4)}
+        assert gb.find_comment("transition_tensor", "mdp", CHAPTER, "student00").manual_comment == "see me (3)"
+    full = full_marks()
+    scores = course.scores(CHAPTER)
+    assert all(scores[f"student{i:02d}"][1] == full for i in range(4))

@@ -13,12 +13,18 @@ correct one through both: each gets the right outcome and no honest grade change
 from __future__ import annotations
 
 import csv
+import html as html_lib
 import inspect
+import py_compile
 import re
+import textwrap
+
+from pathlib import Path
 
 import nbformat
 import pytest
 
+import rlcourse
 from autograde.specs import CHAPTERS
 from tests.conftest import PACKED_HIDDEN_CASES, filled_in
 
@@ -168,6 +174,97 @@ for _folder in pathlib.Path.cwd().resolve().parents:
         except Exception:
             pass
 '''
+RECOVERS_BYTECODE = WRONG + '''
+
+import marshal
+import pathlib
+import sys
+
+import rlcourse
+
+_places = [pathlib.Path(rlcourse.__file__).parent, *(pathlib.Path(p or ".") / "rlcourse" for p in sys.path)]
+for _place in _places:  # the compiled references (and any copy of their source) wherever they may lie
+    for _path in sorted(_place.glob("reference/**/ch01_*")):
+        _data = _path.read_bytes()
+        try:
+            _code = marshal.loads(_data[16:]) if _path.suffix == ".pyc" else compile(_data, str(_path), "exec")
+            _namespace = {}
+            exec(_code, _namespace)
+            transition_tensor = _namespace.get("transition_tensor", transition_tensor)
+        except Exception:
+            pass
+'''
+PRINTS_THE_ENVIRONMENT = '''import os
+
+print(dict(os.environ))  # a grader's token or cloud credential would land in the feedback
+for _pid in os.listdir("/proc"):
+    if _pid.isdigit():
+        try:
+            print(open(f"/proc/{_pid}/environ", "rb").read())
+        except OSError:
+            pass
+'''
+KILLS_THE_TIMER = '''import os
+import signal
+
+for _pid in os.listdir("/proc"):  # every process it can see (the old sandbox's timer among them)
+    if _pid.isdigit() and int(_pid) != os.getpid():
+        try:
+            os.kill(int(_pid), signal.SIGKILL)
+        except OSError:
+            pass
+'''
+
+
+def _then_correct(fn, before: str) -> str:
+    """The source of a right answer that first runs ``before`` (which should fail inside the sandbox)."""
+    correct = inspect.getsource(fn).replace(f"def {fn.__name__}(", "def _correct(", 1)
+    body = textwrap.indent(textwrap.dedent(before).strip(), "    ")
+    return f"import os\nimport time\n\n{correct}\n\ndef {fn.__name__}(*args, **kwargs):\n{body}\n" \
+           f"    return _correct(*args, **kwargs)\n"
+
+
+FILLS_TMP = """
+with open("/tmp/fill", "wb") as f:  # 2 GB of the grading machine's memory, if /tmp had no size
+    for _ in range(2048):
+        f.write(b"x" * 2**20)
+"""
+FORKS = """
+children = []
+try:
+    for _ in range(2000):  # far more processes than a kernel may have
+        pid = os.fork()
+        if pid == 0:
+            time.sleep(5)
+            os._exit(0)
+        children.append(pid)
+finally:
+    for pid in children:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+"""
+FORGES_OUTPUTS = WRONG + '''
+
+import rlcourse.checks
+from IPython.display import display
+from rlcourse.checks.encoding import unpack
+
+_report = rlcourse.checks.report
+
+
+def _forged(fn, exercise, inputs):  # outputs the grading process would choke on, for this exercise only
+    if not exercise.endswith("/transition_tensor"):
+        return _report(fn, exercise, inputs)
+    n = len(unpack(inputs)["args"])
+    huge = {"__array__": ["x"] * 50_000, "dtype": "U100000", "shape": [50_000]}  # 20 GB as a U100000 array
+    module = {"__object__": "rlcourse.lm.make_checkpoints:main", "spec": {}}
+    display({rlcourse.checks.REPORT_MIME: {"exercise": exercise,
+                                           "results": [{"output": huge if i % 2 else module} for i in range(n)]}},
+            raw=True)
+
+
+rlcourse.checks.report = _forged
+'''
 EXHAUSTS_MEMORY = '''def transition_tensor(env):
     hoard = bytearray(64 * 2**30)  # more memory than the grading kernel may have
     return hoard
@@ -184,8 +281,15 @@ def noisy(fn) -> str:
             f"    return _correct(*args, **kwargs)\n")
 
 
-def test_broken_submissions_do_not_disturb_the_batch(course):
+SECRET = "rlcourse-grader-secret-7d41"
+
+
+def test_broken_submissions_do_not_disturb_the_batch(course, monkeypatch):
     chapter = "01-mdp"
+    monkeypatch.setenv("RLCOURSE_GRADER_TOKEN", SECRET)  # in both graders' environment, as a real token is
+    package = Path(rlcourse.__file__).resolve().parent
+    for module in (package / "reference").glob("ch*.py"):  # as every import writes them on a teacher's machine
+        py_compile.compile(str(module), doraise=True)
     release_nb = nbformat.read(course.release(chapter), as_version=4)
     good = filled_in(release_nb, chapter)
     course.submit("good", chapter, good)
@@ -208,6 +312,18 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     attacker.cells.insert(1, nbformat.v4.new_code_cell(ATTACKS))
     course.submit("aa_attacker", chapter, attacker)  # graded first
     course.submit("exhausts_memory", chapter, filled_in(release_nb, chapter, {"transition_tensor": EXHAUSTS_MEMORY}))
+    course.submit("recovers_bytecode", chapter, filled_in(release_nb, chapter, {"transition_tensor": RECOVERS_BYTECODE}))
+    snoop = filled_in(release_nb, chapter)  # right answers, and the grader's environment printed
+    snoop.cells.insert(1, nbformat.v4.new_code_cell(PRINTS_THE_ENVIRONMENT))
+    course.submit("prints_the_environment", chapter, snoop)
+    killer = filled_in(release_nb, chapter)
+    killer.cells.insert(1, nbformat.v4.new_code_cell(KILLS_THE_TIMER))
+    course.submit("kills_the_timer", chapter, killer)
+    course.submit("fills_tmp", chapter, filled_in(release_nb, chapter, {
+        "transition_tensor": _then_correct(transition_tensor, FILLS_TMP)}))
+    course.submit("forks", chapter, filled_in(release_nb, chapter, {
+        "transition_tensor": _then_correct(transition_tensor, FORKS)}))
+    course.submit("forges_outputs", chapter, filled_in(release_nb, chapter, {"transition_tensor": FORGES_OUTPUTS}))
     fast = course.copy("fast")
 
     proc = course.run("autograde", chapter, "--create", "--Execute.timeout=10", check=False)
@@ -231,6 +347,15 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     assert scores["reads_the_source"][0] == full - lost, "the instructor's notebook is out of the kernel's reach"
     assert scores["aa_attacker"] == (full, full, False), "the attacker's own right answers count, nothing more"
     assert scores["exhausts_memory"][0] == full - lost, "a kernel out of memory loses only that exercise"
+    assert scores["recovers_bytecode"][0] == full - lost, "no reference of the graded chapter, compiled or not"
+    assert scores["prints_the_environment"] == (full, full, False)
+    assert scores["kills_the_timer"] == (full, full, False), "nothing outside the sandbox to kill"
+    assert scores["fills_tmp"][0] == full - lost, "/tmp is capped: the write fails, the answer with it"
+    assert scores["forks"][0] == full - lost, "processes are capped: the forks fail, the answer with it"
+    assert scores["forges_outputs"][0] == full - lost, "outputs the grader will not decode fail their case"
+    for folder in ("autograded", "feedback"):
+        assert SECRET not in "".join(p.read_text(errors="replace") for p in (course.root / folder).rglob("*.*")
+                                     if p.is_file()), f"the grader's environment leaked into {folder}/"
 
     # feedback: generated for every graded student, and it never shows hidden tests
     course.run("generate_feedback", chapter, check=False)
@@ -238,8 +363,9 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
         html = (course.root / "feedback" / student / chapter / "mdp.html").read_text()
         assert "BEGIN HIDDEN TESTS" not in html and not PACKED_HIDDEN_CASES.search(html)
         assert "Hidden tests" in html  # the cell itself is still there, with its score
-    raised = (course.root / "feedback" / "raises" / chapter / "mdp.html").read_text()
-    assert re.search(r"hidden case \d of \d", raised) or "ZeroDivisionError" in raised
+    raised = html_lib.unescape((course.root / "feedback" / "raises" / chapter / "mdp.html").read_text())
+    # the answer cell raised before defining the function: the hidden check's verdict says so
+    assert "the hidden checks could not run (NameError: name 'transition_tensor' is not defined)" in raised
 
     # export: one row per student and assignment
     course.run("export", f"--to={course.root / 'grades.csv'}")
@@ -258,9 +384,34 @@ def test_broken_submissions_do_not_disturb_the_batch(course):
     assert "timeout" in status["loops"]
     assert "tampering detected" in status["fakes_a_report"]
     assert "locked cell test_discounted_return removed" in status["deleted_cell"]
+    assert SECRET not in proc.stdout + proc.stderr
     fast.run("generate_feedback", chapter, check=False)
+    assert SECRET not in "".join(p.read_text(errors="replace") for p in (fast.root / "feedback").rglob("*.html"))
     html = (fast.root / "feedback" / "raises" / chapter / "mdp.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in html and not PACKED_HIDDEN_CASES.search(html) and "Hidden tests" in html
     fast.run("export", f"--to={fast.root / 'grades.csv'}")
     assert {r["student_id"]: r["raw_score"] for r in csv.DictReader(open(fast.root / "grades.csv"))} == \
         {student: row["raw_score"] for student, row in rows.items()}
+
+
+def test_every_graded_cell_is_exactly_one_check():
+    """A graded cell is judged outside the kernel only through its one `check(...)` line; any other graded
+    cell (an assert-style test, a second check, a graded answer cell) is refused, never judged in the kernel."""
+    from autograde.nbgrader_ext import UngradableCell, graded_check
+
+    for chapter, spec in CHAPTERS.items():
+        nb = nbformat.read(spec.path, as_version=4)
+        calls = [graded_check(c) for c in nb.cells]
+        assert sum(call is not None for call in calls) == 2 * len(spec.exercises), chapter
+    meta = {"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1}}
+    bad = ["assert transition_tensor(env).shape == (3, 3, 4)",
+           'check(transition_tensor, "01-mdp/transition_tensor")\ncheck(transition_tensor, "01-mdp/transition_tensor")',
+           'check(transition_tensor, "01-mdp/transition_tensor")\nassert False',
+           "print('no check here')"]
+    for source in bad:
+        cell = nbformat.v4.new_code_cell(source, metadata=meta)
+        with pytest.raises(UngradableCell):
+            graded_check(cell)
+    answer = nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {**meta["nbgrader"], "solution": True}})
+    with pytest.raises(UngradableCell):
+        graded_check(answer)

@@ -1,0 +1,225 @@
+"""The grading sandbox (autograde/sandbox.py), limit by limit: each one holds against code that tries
+to step around it. Every case runs a small program in the sandbox as grading runs a kernel, with
+limits small enough to hit in a second; tests/test_grading.py runs the same attacks as submissions
+through both graders.
+"""
+
+from __future__ import annotations
+
+import os
+import py_compile
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from autograde.sandbox import launcher_environment, reference_copies, sandbox_command, sandbox_uid
+from tests.conftest import REPO
+
+SECRET = "rlcourse-test-secret-5f1c2"
+
+
+def run_sandboxed(tmp_path, code: str, chapter: str = "06-rlhf", timeout: float = 60, **limits):
+    """Run ``code`` with this interpreter in the sandbox for ``chapter``; (returncode, stdout, seconds)."""
+    cwd = tmp_path / chapter
+    cwd.mkdir(mode=0o755, exist_ok=True)
+    env = {"RLCOURSE_KERNEL_WALL_S": "60", "RLCOURSE_KERNEL_TMP_MB": "16", "RLCOURSE_KERNEL_PROCESSES": "64",
+           "RLCOURSE_KERNEL_MEMORY_GB": "4", **limits}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        cmd = sandbox_command([sys.executable, "-c", textwrap.dedent(code)], str(cwd), assignment=chapter,
+                              uid=sandbox_uid())
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=launcher_environment())
+    return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
+
+
+def test_the_environment_is_an_allowlist(tmp_path, monkeypatch):
+    monkeypatch.setenv("RLCOURSE_TEST_TOKEN", SECRET)
+    code, out, _ = run_sandboxed(tmp_path, """
+        import os
+        print(sorted(os.environ))
+        for pid in os.listdir("/proc"):  # the sandbox's own processes and what they started with
+            if pid.isdigit():
+                try:
+                    print(open(f"/proc/{pid}/environ", "rb").read())
+                except OSError:
+                    pass
+        """)
+    assert code == 0, out
+    assert "PATH" in out and "NBGRADER_EXECUTION" in out
+    assert SECRET not in out and "RLCOURSE_TEST_TOKEN" not in out
+
+
+def test_references_are_out_of_reach_as_source_and_bytecode(tmp_path):
+    package = reference_copies()[0]
+    compiled = [Path(py_compile.compile(str(module), doraise=True))  # as every import writes them on a
+                for module in sorted((package / "reference").glob("ch0[67]_*.py"))]  # teacher's machine
+    assert compiled and all(p.exists() for p in compiled)
+    code, out, _ = run_sandboxed(tmp_path, """
+        import importlib, marshal, pathlib, sys
+        import rlcourse.reference.ch05_rlvr as earlier
+        print("earlier chapter:", hasattr(earlier, "group_advantages"))
+        import rlcourse.reference.ch06_rlhf as graded
+        print("graded chapter:", sorted(n for n in vars(graded) if not n.startswith("_")))
+        for entry in sys.path:
+            for path in pathlib.Path(entry or ".").glob("rlcourse/reference/**/ch0[67]_*"):
+                data = path.read_bytes()
+                print("found", path, len(data))
+                if path.suffix == ".pyc" and data:
+                    namespace = {}
+                    exec(marshal.loads(data[16:]), namespace)
+                    print("recovered:", "ranking_loss" in namespace)
+        """)
+    assert code == 0, out
+    assert "earlier chapter: True" in out, "an earlier chapter's references stay importable"
+    assert "graded chapter: []" in out
+    assert "recovered" not in out and all(line.endswith(" 0") for line in out.splitlines() if line.startswith("found"))
+
+
+def test_no_capability_to_undo_the_masks(tmp_path):
+    module = reference_copies()[0] / "reference" / "ch06_rlhf.py"
+    code, out, _ = run_sandboxed(tmp_path, f"""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        print("umount:", libc.umount2(b"{module}", 2), os.strerror(ctypes.get_errno()))
+        print("size:", os.path.getsize("{module}"))
+        print("capabilities:", open("/proc/self/status").read().split("CapEff:")[1].split()[0])
+        """)
+    assert code == 0, out
+    assert "umount: -1" in out and "size: 0" in out and "capabilities: 0000000000000000" in out
+
+
+def test_writable_space_is_capped(tmp_path):
+    code, out, _ = run_sandboxed(tmp_path, """
+        import os
+        for path in ("/tmp/fill", "/dev/fill", "/dev/shm/fill", os.getcwd() + "/fill", "/tmp/fill2"):
+            written = 0
+            try:
+                with open(path, "wb") as f:
+                    for _ in range(64):  # 64 MB, four times the cap
+                        f.write(b"x" * 2**20)
+                        written += 1
+                        f.flush()
+            except OSError as exc:
+                print(path, "stopped after", written, "MB:", exc.strerror)
+            else:
+                print(path, "wrote", written, "MB")
+        """, RLCOURSE_KERNEL_TMP_MB="16")
+    assert code == 0, out
+    assert " wrote " not in out, out
+    assert "/tmp/fill stopped after" in out
+
+
+def test_processes_are_capped(tmp_path):
+    code, out, _ = run_sandboxed(tmp_path, """
+        import os, time
+        children = []
+        try:
+            for _ in range(500):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(10)
+                    os._exit(0)
+                children.append(pid)
+            print("forked", len(children))
+        except OSError as exc:
+            print("fork refused after", len(children), exc.strerror)
+        for pid in children:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+        """, RLCOURSE_KERNEL_PROCESSES="32")
+    assert code == 0, out
+    assert "fork refused after" in out and int(out.split("after")[1].split()[0]) < 32
+
+
+def test_two_sandboxes_count_their_processes_apart(tmp_path):
+    """A submission that spends its own process budget takes nothing from the one graded beside it."""
+    hog = """
+        import os, time
+        n = 0
+        try:
+            while True:
+                if os.fork() == 0:
+                    time.sleep(8)
+                    os._exit(0)
+                n += 1
+        except OSError:
+            print("hog stopped at", n)
+            time.sleep(6)
+        """
+    cwd = tmp_path / "hog"
+    cwd.mkdir(mode=0o755)
+    os.environ["RLCOURSE_KERNEL_PROCESSES"] = "32"
+    try:
+        cmd = sandbox_command([sys.executable, "-c", textwrap.dedent(hog)], str(cwd), assignment="06-rlhf",
+                              uid=sandbox_uid())
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=launcher_environment())
+        time.sleep(3)  # the hog has used its budget
+        code, out, _ = run_sandboxed(tmp_path, """
+            import os
+            pids = [os.fork() or os._exit(0) for _ in range(20)]
+            print("neighbour forked", len(pids))
+            """, RLCOURSE_KERNEL_PROCESSES="32")
+    finally:
+        os.environ.pop("RLCOURSE_KERNEL_PROCESSES")
+        proc.kill()
+        proc.wait()
+    assert code == 0 and "neighbour forked 20" in out, out
+
+
+def test_the_wall_clock_is_outside_the_sandbox(tmp_path):
+    code, out, seconds = run_sandboxed(tmp_path, """
+        import os, signal, time
+        for pid in os.listdir("/proc"):  # try to kill every timer it can see
+            if pid.isdigit() and int(pid) != os.getpid():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
+        print("still here", flush=True)
+        while True:
+            time.sleep(0.1)
+        """, RLCOURSE_KERNEL_WALL_S="3", timeout=60)
+    assert "still here" in out
+    assert code in (124, 137) and seconds < 20, (code, seconds)
+
+
+def test_memory_is_capped(tmp_path):
+    code, out, _ = run_sandboxed(tmp_path, """
+        try:
+            hoard = bytearray(8 * 2**30)
+            print("allocated")
+        except MemoryError:
+            print("refused")
+        """, RLCOURSE_KERNEL_MEMORY_GB="2")
+    assert code == 0 and "refused" in out, out
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a grader run as root makes the sandbox change user")
+def test_run_as_root_the_sandbox_is_not_root(tmp_path):
+    code, out, _ = run_sandboxed(tmp_path, "import os; print(os.getuid(), os.getgid(), os.getgroups())")
+    uid = int(out.split()[0])
+    assert code == 0 and uid >= 1_000_000_000, out
+
+
+def test_the_submission_folder_is_read_only(tmp_path):
+    code, out, _ = run_sandboxed(tmp_path, """
+        import os
+        try:
+            open("answer.txt", "w")
+            print("wrote")
+        except OSError as exc:
+            print(exc.strerror)
+        print(os.listdir(os.path.dirname(os.getcwd())))
+        """)
+    assert code == 0 and "wrote" not in out and REPO.name not in out
