@@ -3,10 +3,16 @@
 Specs are data. One ``Chapter`` per notebook lists its ``Exercise``s (``autograde/specs/chNN_*.py``);
 ``autograde.sync`` turns them into the stored cases and the notebook's exercise cells, and the test
 suite uses the same mistakes as the plausible wrong answers that must lose points.
+
+Each known mistake is declared once, where its exercise lists it: ``Mistake(name, message, impl)``.
+Mistakes that differ only by one setting of a shared wrong implementation give that setting with
+:func:`variant` instead of a wrapper function each.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +33,32 @@ class Mistake:
     """The wrong implementation (same signature as the reference). It may raise on a case (a slip that
     crashes): a check then names it for an answer that raises the same exception type with the same
     message on that case."""
+
+
+def variant(impl: Callable, /, **settings) -> Callable:
+    """``impl`` called with ``settings`` in place of the arguments of those names: one known mistake
+    made from a wrong implementation that several share, e.g. ``variant(_gae_variant, lam=1.0)``.
+
+    A setting wins however the check passes that argument, by position or by keyword, so it may also
+    pin one of the exercise's own arguments (``lam`` here); with ``functools.partial`` the case's own
+    value would win.
+
+    >>> def power(x, p=2, negate=False):
+    ...     return -x ** p if negate else x ** p
+    >>> cube = variant(power, p=3)
+    >>> cube(2), cube(2, 5), cube(x=2, p=5), variant(power, negate=True)(3)
+    (8, 8, 8, -9)
+    """
+    signature = inspect.signature(impl)
+    signature.bind_partial(**settings)  # a misspelt setting fails when the spec is read, not on a case
+
+    @functools.wraps(impl)
+    def wrong(*args, **kwargs):
+        bound = signature.bind_partial(*args, **kwargs)
+        bound.arguments.update(settings)
+        return impl(*bound.args, **bound.kwargs)
+
+    return wrong
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """A new chapter is one obvious path: every chapter folder has every part the README's "A new chapter
 needs" list names, and nothing is registered that has no folder."""
 
+import ast
 import re
 
 import pytest
@@ -9,6 +10,7 @@ from autograde.book import page_settings, pages
 from autograde.specs import CHAPTERS
 from tests.conftest import REPO
 
+SPECS = sorted((REPO / "autograde" / "specs").glob("ch*.py"))
 FOLDERS = sorted(p.name for p in (REPO / "book").iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
 TOC = set(re.findall(r"file:\s*(\S+)", (REPO / "_toc.yml").read_text()))
 
@@ -47,3 +49,16 @@ def test_the_readme_lists_what_a_new_chapter_needs():
     for part in ("book/", "_toc.yml", "solutions/", "autograde/specs/", "budget_s", "test_solutions_ch",
                  "autograde sync"):
         assert part in needs, part
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_a_spec_names_its_references_as_every_spec_does(spec):
+    """``ref`` is always the chapter's module in ``solutions/`` and ``shared`` its module in
+    ``rlcourse.reference`` (``autograde/specs/__init__.py``), never the other way round."""
+    alias = {"solutions": "ref", "rlcourse.reference": "shared"}
+    found = [(node.module, name.name, name.asname) for node in ast.walk(ast.parse(spec.read_text()))
+             if isinstance(node, ast.ImportFrom) and node.module in alias for name in node.names]
+    assert found, f"{spec.name} imports no reference module"
+    for package, module, name in found:
+        assert module == spec.stem, f"{spec.name} imports {package}.{module}, not its own chapter's {spec.stem}"
+        assert name == alias[package], f"{spec.name} imports {package}.{module} as {name!r}, not {alias[package]!r}"

@@ -171,3 +171,19 @@ def test_grpo_loop_runs_on_the_pieces_it_is_given():
     assert not all(torch.equal(p, q) for p, q in zip(trained.parameters(), start.parameters()))
     batches = prompt_batches(config)
     assert batches == prompt_batches(config) and len(batches) == 2 and all(len(b) == 4 for b in batches)
+
+
+@pytest.mark.parametrize("module", ["rlcourse.lm.grpo", "rlcourse.lm.ppo"])
+def test_a_loops_pieces_are_given_by_keyword_only(module):
+    """Given by position, a reordering of the fields of ``Pieces`` would silently swap two functions:
+    it is refused, and a piece given by name takes that place, the others being the references."""
+    import dataclasses
+    import importlib
+
+    Pieces = importlib.import_module(module).Pieces
+    with pytest.raises(TypeError):
+        Pieces(print)
+    names = [f.name for f in dataclasses.fields(Pieces)]
+    pieces = Pieces(**{names[-1]: print})
+    assert getattr(pieces, names[-1]) is print
+    assert all(callable(getattr(pieces, n)) and getattr(pieces, n).__name__ == n for n in names[:-1])

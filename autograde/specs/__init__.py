@@ -1,6 +1,15 @@
 """The auto-graded exercises of every chapter, keyed by chapter id (= folder under ``book/``).
 
-Discovered, not listed: every module ``chNN_<name>.py`` here defines one ``CHAPTER``.
+Discovered, not listed: every module ``chNN_<name>.py`` here defines one ``CHAPTER``. Every spec names
+things the same way (``tests/test_layout.py`` checks the first point):
+
+- ``ref`` is the chapter's module in ``solutions/``, and ``shared`` its module in ``rlcourse.reference``
+  (the references that a later chapter, the support package or a benchmark reuses), so
+  ``reference=shared.kl_estimate`` says where a reference lives;
+- a wrong implementation is a private function ``_<exercise>_<what is wrong>``; mistakes that differ
+  only by one setting share one ``_<exercise>_variant`` and each gives its setting with
+  :func:`autograde.spec.variant`: ``Mistake("monte_carlo", "...", variant(_gae_variant, lam=1.0))``;
+- a message that more than one mistake gives is a constant at the top of the spec, written once.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from autograde.spec import Chapter, Exercise, Mistake
+from autograde.spec import Chapter, Exercise, Mistake, variant
 from rlcourse.envs import GridSpec, GridWorld, shortest_path_policy
 from solutions import ch01_mdp as ref
 
@@ -40,14 +40,6 @@ def _tt_variant(env, accumulate=True, absorb_terminals=True):
     return T
 
 
-def _tt_assign_not_add(env):
-    return _tt_variant(env, accumulate=False)
-
-
-def _tt_terminal_not_absorbing(env):
-    return _tt_variant(env, absorb_terminals=False)
-
-
 def _traj_no_final_state(env, pi, seed):
     states, actions, rewards = ref.sample_trajectory(env, pi, seed)
     return states[:-1], actions, rewards
@@ -67,14 +59,6 @@ def _traj_variant(env, pi, seed, reset_seed=True, stop_on_truncation=True):
         if terminated or (truncated and stop_on_truncation):
             break
     return np.array(states), np.array(actions), np.array(rewards, dtype=float)
-
-
-def _traj_unseeded_reset(env, pi, seed):
-    return _traj_variant(env, pi, seed, reset_seed=False)
-
-
-def _traj_ignores_truncation(env, pi, seed):
-    return _traj_variant(env, pi, seed, stop_on_truncation=False)
 
 
 def _traj_uniform_actions(env, pi, seed):
@@ -166,9 +150,10 @@ CHAPTER = Chapter(
                         "of the two perpendicular directions (a-1) % 4 and (a+1) % 4.", _tt_no_slip),
                 Mistake("assign_not_add", "probabilities are assigned (=) instead of added (+=): when two "
                         "outcomes land in the same cell (e.g. both slips hit a wall) they must add up.",
-                        _tt_assign_not_add),
+                        variant(_tt_variant, accumulate=False)),
                 Mistake("terminal_not_absorbing", "terminal cells are not absorbing: in the goal or a pit every "
-                        "action must keep the agent there (T[s, s, a] = 1).", _tt_terminal_not_absorbing),
+                        "action must keep the agent there (T[s, s, a] = 1).",
+                        variant(_tt_variant, absorb_terminals=False)),
             ],
             points=(1, 2),
         ),
@@ -183,9 +168,10 @@ CHAPTER = Chapter(
                 Mistake("no_final_state", "the final state is missing: `states` has one more entry than "
                         "`actions`, ending with the state the last step led to.", _traj_no_final_state),
                 Mistake("unseeded_reset", "the environment was not reset with `env.reset(seed=seed)`, so its "
-                        "slips differ.", _traj_unseeded_reset),
+                        "slips differ.", variant(_traj_variant, reset_seed=False)),
                 Mistake("ignores_truncation", "the episode must stop when `env.step` returns truncated=True "
-                        "(the step limit), not only when terminated=True.", _traj_ignores_truncation),
+                        "(the step limit), not only when terminated=True.",
+                        variant(_traj_variant, stop_on_truncation=False)),
                 Mistake("uniform_actions", "actions do not follow pi: draw them with "
                         "`rng.choice(env.n_actions, p=pi[s])`.", _traj_uniform_actions),
             ],

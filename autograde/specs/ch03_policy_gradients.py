@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from autograde.spec import Chapter, Exercise, Mistake
+from autograde.spec import Chapter, Exercise, Mistake, variant
 from rlcourse.policies import MLPPolicy
 from solutions import ch03_policy_gradients as ref
 
@@ -88,22 +88,6 @@ def _loss_variant(logp, q_hat, b, n_traj, sign=-1.0, per_step=False, baseline=Tr
     return total / (len(adv) if per_step else n_traj)
 
 
-def _loss_wrong_sign(logp, q_hat, b, n_traj):
-    return _loss_variant(logp, q_hat, b, n_traj, sign=1.0)
-
-
-def _loss_per_step(logp, q_hat, b, n_traj):
-    return _loss_variant(logp, q_hat, b, n_traj, per_step=True)
-
-
-def _loss_no_baseline(logp, q_hat, b, n_traj):
-    return _loss_variant(logp, q_hat, b, n_traj, baseline=False)
-
-
-def _loss_detached(logp, q_hat, b, n_traj):
-    return _loss_variant(logp, q_hat, b, n_traj, detach=True)
-
-
 def _update_variant(policy, optimizer, obs, actions, rewards, zero_grad=True, sign=-1.0, causal=True,
                     baseline=True):
     q_hat = ref.reward_to_go(rewards) if causal else _rtg_total_return(rewards)
@@ -115,22 +99,6 @@ def _update_variant(policy, optimizer, obs, actions, rewards, zero_grad=True, si
     loss.backward()
     optimizer.step()
     return float(loss.detach())
-
-
-def _update_no_zero_grad(policy, optimizer, obs, actions, rewards):
-    return _update_variant(policy, optimizer, obs, actions, rewards, zero_grad=False)
-
-
-def _update_descends_J(policy, optimizer, obs, actions, rewards):
-    return _update_variant(policy, optimizer, obs, actions, rewards, sign=1.0)
-
-
-def _update_total_return(policy, optimizer, obs, actions, rewards):
-    return _update_variant(policy, optimizer, obs, actions, rewards, causal=False)
-
-
-def _update_no_baseline(policy, optimizer, obs, actions, rewards):
-    return _update_variant(policy, optimizer, obs, actions, rewards, baseline=False)
 
 
 # ----- cases ------------------------------------------------------------------------------------
@@ -249,12 +217,14 @@ CHAPTER = Chapter(
             hidden=[_loss_case(1, [1]), _loss_case(2, [10, 2, 7, 1]), _loss_case(3, [6, 6, 6])],
             mistakes=[
                 Mistake("wrong_sign", "the sign is flipped: optimizers *minimise*, so the loss is minus the "
-                        "objective, and its gradient is -g_hat.", _loss_wrong_sign),
+                        "objective, and its gradient is -g_hat.", variant(_loss_variant, sign=1.0)),
                 Mistake("mean_over_steps", "the sum is divided by the number of time steps; g_hat divides by "
-                        "the number N of trajectories (n_traj).", _loss_per_step),
-                Mistake("no_baseline", "the baseline b is not subtracted from Q_hat.", _loss_no_baseline),
+                        "the number N of trajectories (n_traj).", variant(_loss_variant, per_step=True)),
+                Mistake("no_baseline", "the baseline b is not subtracted from Q_hat.",
+                        variant(_loss_variant, baseline=False)),
                 Mistake("detached_logp", "the loss does not depend on logp through autograd (was it detached, "
-                        "or computed in NumPy?), so backward() sends no gradient to the policy.", _loss_detached),
+                        "or computed in NumPy?), so backward() sends no gradient to the policy.",
+                        variant(_loss_variant, detach=True)),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
@@ -268,13 +238,14 @@ CHAPTER = Chapter(
                     _update_case(4, [5, 5], obs_dim=6, n_actions=2, hidden=(), discrete=True, lr=1.0)],
             mistakes=[
                 Mistake("no_zero_grad", "gradients from earlier calls leaked into this step: call "
-                        "optimizer.zero_grad() before loss.backward().", _update_no_zero_grad),
+                        "optimizer.zero_grad() before loss.backward().", variant(_update_variant, zero_grad=False)),
                 Mistake("descends_J", "the step went downhill on J: minimise the *negative* surrogate "
-                        "(pg_surrogate_loss), so that the optimizer's descent is ascent on J.", _update_descends_J),
+                        "(pg_surrogate_loss), so that the optimizer's descent is ascent on J.",
+                        variant(_update_variant, sign=1.0)),
                 Mistake("total_return", "every step was weighted by its trajectory's total return; use the "
-                        "rewards-to-go (reward_to_go).", _update_total_return),
+                        "rewards-to-go (reward_to_go).", variant(_update_variant, causal=False)),
                 Mistake("no_baseline", "the baseline is missing: subtract b = batch_baseline(q_hat).",
-                        _update_no_baseline),
+                        variant(_update_variant, baseline=False)),
             ],
             points=(1, 2),
             rtol=1e-4, atol=1e-6,

@@ -7,7 +7,7 @@ from collections import Counter
 
 import torch
 
-from autograde.spec import Chapter, Exercise, Mistake
+from autograde.spec import Chapter, Exercise, Mistake, variant
 from rlcourse.lm.corpus import web_pages
 from rlcourse.lm.tokenizers import PRETOKENIZE, merge_pair
 from rlcourse.reference import ch04_assistant as shared
@@ -34,18 +34,6 @@ def _text_variant(html, unescape=True, strip_tags=True, sep="\n"):
         p = re.sub(r"<[^>]+>", "", p) if strip_tags else p
         out.append((html_lib.unescape(p) if unescape else p).strip())
     return sep.join(out)
-
-
-def _text_no_unescape(html):
-    return _text_variant(html, unescape=False)
-
-
-def _text_inner_tags(html):
-    return _text_variant(html, strip_tags=False)
-
-
-def _text_space_joined(html):
-    return _text_variant(html, sep=" ")
 
 
 def _pii_emails_only(text):
@@ -86,18 +74,6 @@ def _train_variant(text, n_merges, weighted=True, pretokenize=True, ties_to_firs
         order[best[0] + best[1]] = len(order)
         splits = {piece: merge_pair(s, best) for piece, s in splits.items()}
     return merges
-
-
-def _train_unweighted(text, n_merges):
-    return _train_variant(text, n_merges, weighted=False)
-
-
-def _train_no_pretokenize(text, n_merges):
-    return _train_variant(text, n_merges, pretokenize=False)
-
-
-def _train_ties_to_last(text, n_merges):
-    return _train_variant(text, n_merges, ties_to_first=False)
 
 
 def _encode_longest_match(text, merges):
@@ -141,22 +117,6 @@ def _loss_variant(logits, input_ids, shift=1, reduction="mean", softmax_first=Fa
     return torch.nn.functional.cross_entropy(pred.reshape(-1, V), target.reshape(-1), reduction=reduction)
 
 
-def _loss_no_shift(logits, input_ids):
-    return _loss_variant(logits, input_ids, shift=0)
-
-
-def _loss_shift_backwards(logits, input_ids):
-    return _loss_variant(logits, input_ids, shift=-1)
-
-
-def _loss_sum(logits, input_ids):
-    return _loss_variant(logits, input_ids, reduction="sum")
-
-
-def _loss_softmax_first(logits, input_ids):
-    return _loss_variant(logits, input_ids, softmax_first=True)
-
-
 def _loss_negated(logits, input_ids):
     return -_loss_variant(logits, input_ids)
 
@@ -173,22 +133,6 @@ def _sample_variant(logits, temperature, top_k, generator, multiply=False, small
     return torch.multinomial(probs, 1, generator=generator if use_generator else None).squeeze(1)
 
 
-def _sample_multiplied(logits, temperature, top_k, generator):
-    return _sample_variant(logits, temperature, top_k, generator, multiply=True)
-
-
-def _sample_smallest(logits, temperature, top_k, generator):
-    return _sample_variant(logits, temperature, top_k, generator, smallest=True)
-
-
-def _sample_global_rng(logits, temperature, top_k, generator):
-    return _sample_variant(logits, temperature, top_k, generator, use_generator=False)
-
-
-def _sample_top_k_ignored(logits, temperature, top_k, generator):
-    return _sample_variant(logits, temperature, None, generator)
-
-
 def _chat_variant(tokenizer, user, assistant, bos=True, mask_prompt=False, eos=True, train_eos=True):
     prompt = tokenizer(f"{'<|bos|>' if bos else ''}<|user|>{user}<|assistant|>", add_special_tokens=False)["input_ids"]
     reply = tokenizer(assistant + ("<|eos|>" if eos else ""), add_special_tokens=False)["input_ids"]
@@ -196,22 +140,6 @@ def _chat_variant(tokenizer, user, assistant, bos=True, mask_prompt=False, eos=T
     if eos and not train_eos:
         mask[-1] = 0
     return prompt + reply, mask
-
-
-def _chat_mask_everything(tokenizer, user, assistant):
-    return _chat_variant(tokenizer, user, assistant, mask_prompt=True)
-
-
-def _chat_eos_not_trained(tokenizer, user, assistant):
-    return _chat_variant(tokenizer, user, assistant, train_eos=False)
-
-
-def _chat_no_bos(tokenizer, user, assistant):
-    return _chat_variant(tokenizer, user, assistant, bos=False)
-
-
-def _chat_no_eos(tokenizer, user, assistant):
-    return _chat_variant(tokenizer, user, assistant, eos=False)
 
 
 # ----- cases ------------------------------------------------------------------------------------
@@ -259,11 +187,11 @@ CHAPTER = Chapter(
                 Mistake("whole_page", "text from the whole page is kept (title, navigation, script, footer): "
                         "keep only the <p> paragraphs inside <main>.", _text_whole_page),
                 Mistake("no_unescape", "HTML entities are left as they are: decode them (html.unescape), "
-                        "so '&amp;' becomes '&'.", _text_no_unescape),
+                        "so '&amp;' becomes '&'.", variant(_text_variant, unescape=False)),
                 Mistake("inner_tags", "tags inside a paragraph (like <b>) are still there: remove every "
-                        "<...> from the paragraph text.", _text_inner_tags),
+                        "<...> from the paragraph text.", variant(_text_variant, strip_tags=False)),
                 Mistake("space_joined", "paragraphs are joined with spaces; join them with newlines.",
-                        _text_space_joined),
+                        variant(_text_variant, sep=" ")),
             ],
             points=(1, 1),
         ),
@@ -293,12 +221,13 @@ CHAPTER = Chapter(
                     dict(text="x", n_merges=5), dict(text=SMALL + " " + SMALL.upper(), n_merges=12)],
             mistakes=[
                 Mistake("unweighted", "each distinct piece was counted once; a piece that occurs k times "
-                        "contributes its pairs k times.", _train_unweighted),
+                        "contributes its pairs k times.", variant(_train_variant, weighted=False)),
                 Mistake("no_pretokenize", "pairs were counted across piece boundaries: pre-tokenize with "
-                        "PRETOKENIZE first and count pairs only inside pieces.", _train_no_pretokenize),
+                        "PRETOKENIZE first and count pairs only inside pieces.",
+                        variant(_train_variant, pretokenize=False)),
                 Mistake("ties_to_last", "ties went to the most recently created symbols; they go to the "
                         "earliest (sorted characters first, then merges in the order learned).",
-                        _train_ties_to_last),
+                        variant(_train_variant, ties_to_first=False)),
             ],
             points=(1, 2),
         ),
@@ -318,18 +247,19 @@ CHAPTER = Chapter(
             ],
             points=(1, 1),
         ),
-            Exercise(
+        Exercise(
             reference=shared.next_token_loss,
             visible=[_lm_case(0, 2, 5, 7), _lm_case(1, 1, 3, 4)],
             hidden=[_lm_case(2, 4, 16, 50), _lm_case(3, 1, 2, 3)],
             mistakes=[
                 Mistake("no_shift", "the logits at position t were compared with token t itself; they predict "
-                        "token t+1: use logits[:, :-1] against input_ids[:, 1:].", _loss_no_shift),
+                        "token t+1: use logits[:, :-1] against input_ids[:, 1:].", variant(_loss_variant, shift=0)),
                 Mistake("shift_backwards", "the shift goes the wrong way: logits[:, :-1] predict input_ids[:, 1:].",
-                        _loss_shift_backwards),
-                Mistake("sum_not_mean", "the losses are summed; take their mean.", _loss_sum),
+                        variant(_loss_variant, shift=-1)),
+                Mistake("sum_not_mean", "the losses are summed; take their mean.",
+                        variant(_loss_variant, reduction="sum")),
                 Mistake("softmax_first", "cross_entropy applies log-softmax itself: pass it the raw logits.",
-                        _loss_softmax_first),
+                        variant(_loss_variant, softmax_first=True)),
                 Mistake("negated_loss", "this is the mean log-probability of the next tokens; the loss is its "
                         "negative, -log softmax(logits)[target], which minimising makes the text more likely.",
                         _loss_negated),
@@ -343,12 +273,14 @@ CHAPTER = Chapter(
             hidden=[_sample_case(3, 2.0, 2), _sample_case(4, 1.0, 1), _sample_case(5, 0.7, 10, V=8)],
             mistakes=[
                 Mistake("temperature_multiplied", "the logits were multiplied by the temperature; divide them "
-                        "(a low temperature must sharpen the distribution).", _sample_multiplied),
-                Mistake("top_k_smallest", "the k *smallest* logits were kept; keep the k largest.", _sample_smallest),
+                        "(a low temperature must sharpen the distribution).", variant(_sample_variant, multiply=True)),
+                Mistake("top_k_smallest", "the k *smallest* logits were kept; keep the k largest.",
+                        variant(_sample_variant, smallest=True)),
                 Mistake("global_rng", "the draw did not use `generator`: pass generator=generator to "
-                        "torch.multinomial, so that sampling is reproducible.", _sample_global_rng),
+                        "torch.multinomial, so that sampling is reproducible.",
+                        variant(_sample_variant, use_generator=False)),
                 Mistake("top_k_ignored", "top_k was ignored: set every logit below the k-th largest of its row "
-                        "to -inf before the softmax.", _sample_top_k_ignored),
+                        "to -inf before the softmax.", variant(_sample_variant, top_k=None)),
             ],
             points=(1, 1),
             adapter="seeded_sampler",
@@ -377,11 +309,11 @@ CHAPTER = Chapter(
             hidden=[dict(alphabet="abc", user="", assistant="abc"), dict(alphabet="ab ", user="a b a", assistant="")],
             mistakes=[
                 Mistake("mask_everything", "the prompt is trained on too: the mask must be 0 on the user's turn "
-                        "and the special tokens before the reply.", _chat_mask_everything),
+                        "and the special tokens before the reply.", variant(_chat_variant, mask_prompt=True)),
                 Mistake("eos_not_trained", "the final <|eos|> has mask 0; it must be 1, or the model never "
-                        "learns to stop.", _chat_eos_not_trained),
-                Mistake("no_bos", "the sequence must start with <|bos|>.", _chat_no_bos),
-                Mistake("no_eos", "the reply must end with <|eos|>.", _chat_no_eos),
+                        "learns to stop.", variant(_chat_variant, train_eos=False)),
+                Mistake("no_bos", "the sequence must start with <|bos|>.", variant(_chat_variant, bos=False)),
+                Mistake("no_eos", "the reply must end with <|eos|>.", variant(_chat_variant, eos=False)),
             ],
             points=(1, 1),
             adapter="char_chat_tokens",

@@ -5,9 +5,16 @@ import re
 import numpy as np
 import torch
 
-from autograde.spec import Chapter, Exercise, Mistake
-from rlcourse.reference import ch05_rlvr as ref
-from solutions import ch05_rlvr as own
+from autograde.spec import Chapter, Exercise, Mistake, variant
+from rlcourse.reference import ch05_rlvr as shared
+from solutions import ch05_rlvr as ref
+
+
+# ----- messages that more than one mistake gives (each written once) ----------------------------
+NOT_MASKED = "prompt and padding positions must be 0: multiply by the mask."
+"""A per-token output that is not 0 at the prompt and padding positions."""
+UNMASKED_MEAN = "prompt and padding positions are counted: sum (and count) only where mask is 1."
+"""A loss averaged over every position instead of over the completion tokens."""
 
 
 # ----- wrong implementations -------------------------------------------------------------------
@@ -26,7 +33,7 @@ def _reward_prefix(reply, value, format_bonus=0.0):  # reads a leading number, i
 
 
 def _reward_bonus_always(reply, value, format_bonus=0.0):
-    return ref.verifier_reward(reply, value, 0.0) or float(format_bonus)
+    return shared.verifier_reward(reply, value, 0.0) or float(format_bonus)
 
 
 def _reward_no_strip(reply, value, format_bonus=0.0):
@@ -60,7 +67,7 @@ def _lp_no_shift(logits, input_ids, mask):
 
 
 def _lp_not_masked(logits, input_ids, mask):
-    return ref.token_logprobs(logits, input_ids, torch.ones_like(mask))
+    return shared.token_logprobs(logits, input_ids, torch.ones_like(mask))
 
 
 def _lp_probs(logits, input_ids, mask):
@@ -78,40 +85,28 @@ def _pg_variant(logp, advantages, mask, normalization="token", sign=-1.0, use_ma
     return sign * (weighted.sum(dim=1) / m.sum(dim=1)).mean()
 
 
-def _pg_wrong_sign(logp, advantages, mask, normalization="token"):
-    return _pg_variant(logp, advantages, mask, normalization, sign=1.0)
-
-
 def _pg_swapped(logp, advantages, mask, normalization="token"):
     return _pg_variant(logp, advantages, mask, "sequence" if normalization == "token" else "token")
 
 
-def _pg_unmasked(logp, advantages, mask, normalization="token"):
-    return _pg_variant(logp, advantages, mask, normalization, use_mask=False)
-
-
-def _pg_all_positions(logp, advantages, mask, normalization="token"):
-    return _pg_variant(logp, advantages, mask, normalization, per_position=True)
-
-
 def _kl_k1_sign(logp, ref_logp, mask, estimator="k3"):
-    return ref.kl_estimate(logp, ref_logp, mask, estimator) * (-1.0 if estimator == "k1" else 1.0)
+    return shared.kl_estimate(logp, ref_logp, mask, estimator) * (-1.0 if estimator == "k1" else 1.0)
 
 
 def _kl_k3_reversed(logp, ref_logp, mask, estimator="k3"):
     if estimator == "k1":
-        return ref.kl_estimate(logp, ref_logp, mask, estimator)
+        return shared.kl_estimate(logp, ref_logp, mask, estimator)
     log_ratio = logp - ref_logp
     return (torch.exp(log_ratio) - 1 - log_ratio) * mask
 
 
 def _kl_unmasked(logp, ref_logp, mask, estimator="k3"):
-    return ref.kl_estimate(logp, ref_logp, torch.ones_like(mask), estimator)
+    return shared.kl_estimate(logp, ref_logp, torch.ones_like(mask), estimator)
 
 
 def _kl_k3_without_minus_one(logp, ref_logp, mask, estimator="k3"):
     if estimator == "k1":
-        return ref.kl_estimate(logp, ref_logp, mask, estimator)
+        return shared.kl_estimate(logp, ref_logp, mask, estimator)
     log_ratio = ref_logp - logp
     return (torch.exp(log_ratio) - log_ratio) * mask
 
@@ -136,22 +131,6 @@ def _kl_grads_variant(logits, ref_logits, weights="pi", wrt_logits=True, swap=Fa
     return grads
 
 
-def _kl_grads_through_weights(logits, ref_logits):
-    return _kl_grads_variant(logits, ref_logits, weights="pi_differentiated")
-
-
-def _kl_grads_ref_weights(logits, ref_logits):
-    return _kl_grads_variant(logits, ref_logits, weights="ref")
-
-
-def _kl_grads_wrt_probs(logits, ref_logits):
-    return _kl_grads_variant(logits, ref_logits, wrt_logits=False)
-
-
-def _kl_grads_swapped(logits, ref_logits):
-    return _kl_grads_variant(logits, ref_logits, swap=True)
-
-
 def _clip_variant(logp, old_logp, advantages, mask, clip_eps=0.2, combine=torch.minimum, invert=False,
                   clipped_only=False, use_mask=True):
     m = mask.to(logp.dtype) if use_mask else torch.ones_like(logp)
@@ -160,22 +139,6 @@ def _clip_variant(logp, old_logp, advantages, mask, clip_eps=0.2, combine=torch.
     clipped = torch.clamp(ratio, 1 - clip_eps, 1 + clip_eps) * A
     objective = clipped if clipped_only else combine(ratio * A, clipped)
     return -(objective * m).sum() / m.sum()
-
-
-def _clip_max(logp, old_logp, advantages, mask, clip_eps=0.2):
-    return _clip_variant(logp, old_logp, advantages, mask, clip_eps, combine=torch.maximum)
-
-
-def _clip_only(logp, old_logp, advantages, mask, clip_eps=0.2):
-    return _clip_variant(logp, old_logp, advantages, mask, clip_eps, clipped_only=True)
-
-
-def _clip_inverted(logp, old_logp, advantages, mask, clip_eps=0.2):
-    return _clip_variant(logp, old_logp, advantages, mask, clip_eps, invert=True)
-
-
-def _clip_unmasked(logp, old_logp, advantages, mask, clip_eps=0.2):
-    return _clip_variant(logp, old_logp, advantages, mask, clip_eps, use_mask=False)
 
 
 def _clip_negated(logp, old_logp, advantages, mask, clip_eps=0.2):
@@ -252,7 +215,7 @@ CHAPTER = Chapter(
     notebook="rlvr.ipynb",
     exercises=[
         Exercise(
-            reference=ref.verifier_reward,
+            reference=shared.verifier_reward,
             visible=[dict(reply="572", value=275), dict(reply="571", value=275, format_bonus=0.1),
                      dict(reply="572+1", value=275), dict(reply="x57", value=275, format_bonus=0.1),
                      dict(reply="275", value=275),
@@ -275,7 +238,7 @@ CHAPTER = Chapter(
             points=(1, 1),
         ),
         Exercise(
-            reference=ref.group_advantages,
+            reference=shared.group_advantages,
             visible=[dict(rewards=torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0, 1.0]])),
                      dict(rewards=torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]), normalize=True),
                      dict(rewards=torch.tensor([[0.2, 1.0, 0.0], [0.5, 0.1, 1.0], [1.0, 1.0, 0.0]]),
@@ -300,7 +263,7 @@ CHAPTER = Chapter(
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.token_logprobs,
+            reference=shared.token_logprobs,
             visible=[dict(logits=torch.zeros(1, 3, 4), input_ids=torch.tensor([[0, 1, 2]]),
                           mask=torch.tensor([[0.0, 1.0, 1.0]])),
                      _lp_case(0, 2, 5, 6, prompts=[2, 3], completions=[3, 1])],
@@ -310,8 +273,7 @@ CHAPTER = Chapter(
             mistakes=[
                 Mistake("no_shift", "logits[:, t] predicts token t + 1, not token t: score input_ids[:, 1:] "
                         "with logits[:, :-1] and put the result at positions 1..T-1.", _lp_no_shift),
-                Mistake("not_masked", "prompt and padding positions must be 0: multiply by the mask.",
-                        _lp_not_masked),
+                Mistake("not_masked", NOT_MASKED, _lp_not_masked),
                 Mistake("probs_not_log", "these are probabilities, not log-probabilities (log_softmax).", _lp_probs),
             ],
             points=(1, 1),
@@ -319,7 +281,7 @@ CHAPTER = Chapter(
             adapter="output_and_grad_logits",
         ),
         Exercise(
-            reference=ref.policy_gradient_loss,
+            reference=shared.policy_gradient_loss,
             visible=[_loss_case(0, prompts=[2, 2, 3], completions=[1, 4, 2]),
                      _loss_case(1, prompts=[1, 3], completions=[5, 1], normalization="sequence")],
             hidden=[_loss_case(2, prompts=[2, 1, 1, 3], completions=[3, 5, 1, 2]),
@@ -327,21 +289,20 @@ CHAPTER = Chapter(
                     _loss_case(4, prompts=[2], completions=[3], normalization="sequence")],
             mistakes=[
                 Mistake("wrong_sign", "the sign is flipped: minimising this loss must *raise* the "
-                        "log-probability of completions with a positive advantage.", _pg_wrong_sign),
+                        "log-probability of completions with a positive advantage.", variant(_pg_variant, sign=1.0)),
                 Mistake("normalization_swapped", "the two normalisations are swapped: 'token' divides the "
                         "batch's sum by its number of completion tokens; 'sequence' averages each "
                         "completion's mean over its own tokens.", _pg_swapped),
-                Mistake("unmasked", "prompt and padding positions are counted: sum (and count) only where "
-                        "mask is 1.", _pg_unmasked),
+                Mistake("unmasked", UNMASKED_MEAN, variant(_pg_variant, use_mask=False)),
                 Mistake("all_positions", "the sum is divided by every position B*T; divide by the number of "
-                        "completion tokens, mask.sum().", _pg_all_positions),
+                        "completion tokens, mask.sum().", variant(_pg_variant, per_position=True)),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
             adapter="loss_and_grad",
         ),
         Exercise(
-            reference=ref.kl_estimate,
+            reference=shared.kl_estimate,
             visible=[_kl_case(0, prompts=[1, 2], completions=[3, 4], estimator="k1"),
                      _kl_case(1, prompts=[2, 1], completions=[2, 4], estimator="k3")],
             hidden=[_kl_case(2, prompts=[1, 1, 3], completions=[5, 2, 3], estimator="k3", spread=3.0),
@@ -354,13 +315,13 @@ CHAPTER = Chapter(
                         "tokens come from pi), i.e. log r = ref_logp - logp.", _kl_k3_reversed),
                 Mistake("k3_missing_one", "k3 = (r - 1) - log r: the - 1 is missing (without it the estimate "
                         "is not 0 when the two models agree).", _kl_k3_without_minus_one),
-                Mistake("unmasked", "prompt and padding positions must be 0: multiply by the mask.", _kl_unmasked),
+                Mistake("unmasked", NOT_MASKED, _kl_unmasked),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=own.expected_kl_gradients,
+            reference=ref.expected_kl_gradients,
             visible=[_kl_grad_case(0, V=3), _kl_grad_case(1, V=5, spread=0.5)],
             hidden=[_kl_grad_case(2, V=4, spread=2.0), _kl_grad_case(3, V=6, same=True),
                     _kl_grad_case(4, V=8, spread=0.1)],
@@ -368,21 +329,21 @@ CHAPTER = Chapter(
                 Mistake("weights_differentiated", "pi(y) only weights the outcomes: a loss on a sampled token "
                         "is differentiated with the sample held fixed, so detach the weights (differentiating "
                         "them gives the gradient of the expected estimate, which no sampled loss receives).",
-                        _kl_grads_through_weights),
+                        variant(_kl_grads_variant, weights="pi_differentiated")),
                 Mistake("reference_weights", "the tokens are sampled from pi, not from pi_ref: weight each "
-                        "outcome by pi(y).", _kl_grads_ref_weights),
+                        "outcome by pi(y).", variant(_kl_grads_variant, weights="ref")),
                 Mistake("gradient_wrt_probabilities", "the gradient is with respect to the logits (what the "
                         "network outputs), not the probabilities: compute log pi with log_softmax(logits).",
-                        _kl_grads_wrt_probs),
+                        variant(_kl_grads_variant, wrt_logits=False)),
                 Mistake("kl_directions_swapped", "KL(pi || pi_ref) weights log(pi / pi_ref) by pi, and "
                         "KL(pi_ref || pi) weights log(pi_ref / pi) by pi_ref: the two are swapped.",
-                        _kl_grads_swapped),
+                        variant(_kl_grads_variant, swap=True)),
             ],
             points=(1, 1),
             rtol=1e-6, atol=1e-9,
         ),
         Exercise(
-            reference=ref.clipped_surrogate_loss,
+            reference=shared.clipped_surrogate_loss,
             visible=[_clip_case(0, prompts=[1, 2, 1], completions=[4, 2, 3]),
                      _clip_case(1, prompts=[2, 1], completions=[3, 4], spread=1.0, clip_eps=0.1)],
             hidden=[_clip_case(2, prompts=[1, 3, 2, 1], completions=[3, 2, 4, 5], spread=0.05),
@@ -390,13 +351,13 @@ CHAPTER = Chapter(
                     _clip_case(4, prompts=[1, 1], completions=[5, 1], spread=0.6)],
             mistakes=[
                 Mistake("max_not_min", "the objective takes the larger of the two terms; PPO takes the "
-                        "smaller (a pessimistic bound), torch.minimum.", _clip_max),
+                        "smaller (a pessimistic bound), torch.minimum.", variant(_clip_variant, combine=torch.maximum)),
                 Mistake("clipped_only", "only the clipped term is used; PPO takes min(ratio * A, clip(ratio) * "
-                        "A), so a ratio that moves against the advantage is not clipped.", _clip_only),
+                        "A), so a ratio that moves against the advantage is not clipped.",
+                        variant(_clip_variant, clipped_only=True)),
                 Mistake("ratio_inverted", "the ratio is inverted: ratio = pi / pi_old = exp(logp - old_logp).",
-                        _clip_inverted),
-                Mistake("unmasked", "prompt and padding positions are counted: sum (and count) only where "
-                        "mask is 1.", _clip_unmasked),
+                        variant(_clip_variant, invert=True)),
+                Mistake("unmasked", UNMASKED_MEAN, variant(_clip_variant, use_mask=False)),
                 Mistake("negated_loss", "this is PPO's objective, which is maximised; optimizers minimise, so "
                         "the loss is minus the objective.", _clip_negated),
             ],
@@ -405,7 +366,7 @@ CHAPTER = Chapter(
             adapter="loss_and_grad",
         ),
         Exercise(
-            reference=own.pass_at_k,
+            reference=ref.pass_at_k,
             visible=[dict(n=10, c=1, k=1), dict(n=10, c=3, k=4), dict(n=10, c=0, k=5), dict(n=8, c=6, k=5),
                      dict(n=20, c=2, k=10)],
             hidden=[dict(n=200, c=13, k=100), dict(n=5, c=5, k=1), dict(n=1000, c=1, k=999),

@@ -3,9 +3,15 @@
 import torch
 import torch.nn.functional as F
 
-from autograde.spec import Chapter, Exercise, Mistake
-from rlcourse.reference import ch06_rlhf as ref
-from solutions import ch06_rlhf as own
+from autograde.spec import Chapter, Exercise, Mistake, variant
+from rlcourse.reference import ch06_rlhf as shared
+from solutions import ch06_rlhf as ref
+
+
+# ----- messages that more than one mistake gives (each written once) ----------------------------
+NAIVE_LOG_SIGMOID = ("log(sigmoid(x)) underflows to log(0) = -inf for a large negative margin; use "
+                     "torch.nn.functional.logsigmoid.")
+"""log(sigmoid(...)) computed in two steps (the reward model's and DPO's losses)."""
 
 
 # ----- wrong implementations -------------------------------------------------------------------
@@ -32,36 +38,8 @@ def _rank_variant(rewards, ranking, reduce="prompt", reverse=False, adjacent=Fal
     return (per_pair.sum(dim=(1, 2)) / pairs.sum(dim=(1, 2))).mean()
 
 
-def _rank_sum(rewards, ranking):
-    return _rank_variant(rewards, ranking, reduce="sum")
-
-
-def _rank_flat(rewards, ranking):
-    return _rank_variant(rewards, ranking, reduce="flat")
-
-
-def _rank_reversed(rewards, ranking):
-    return _rank_variant(rewards, ranking, reverse=True)
-
-
-def _rank_adjacent(rewards, ranking):
-    return _rank_variant(rewards, ranking, adjacent=True)
-
-
-def _rank_naive(rewards, ranking):
-    return _rank_variant(rewards, ranking, naive=True)
-
-
-def _rank_padding(rewards, ranking):
-    return _rank_variant(rewards, ranking, keep_padding=True)
-
-
-def _rank_gathers_padding(rewards, ranking):
-    return _rank_variant(rewards, ranking, gather_padding=True)
-
-
 def _rank_negated(rewards, ranking):
-    return -ref.ranking_loss(rewards, ranking)
+    return -shared.ranking_loss(rewards, ranking)
 
 
 def _shaped_variant(score, logp, ref_logp, mask, beta, where="last", sign=1.0, use_mask=True):
@@ -79,26 +57,6 @@ def _shaped_variant(score, logp, ref_logp, mask, beta, where="last", sign=1.0, u
     rewards = rewards.clone()
     rewards[torch.arange(B), at] += score
     return rewards
-
-
-def _shaped_every(score, logp, ref_logp, mask, beta):
-    return _shaped_variant(score, logp, ref_logp, mask, beta, where="every")
-
-
-def _shaped_first(score, logp, ref_logp, mask, beta):
-    return _shaped_variant(score, logp, ref_logp, mask, beta, where="first")
-
-
-def _shaped_row_end(score, logp, ref_logp, mask, beta):
-    return _shaped_variant(score, logp, ref_logp, mask, beta, where="row_end")
-
-
-def _shaped_kl_sign(score, logp, ref_logp, mask, beta):
-    return _shaped_variant(score, logp, ref_logp, mask, beta, sign=-1.0)
-
-
-def _shaped_unmasked(score, logp, ref_logp, mask, beta):
-    return _shaped_variant(score, logp, ref_logp, mask, beta, use_mask=False)
 
 
 def _gae_variant(rewards, values, mask, gamma=1.0, lam=0.95, bootstrap_padding=False, returns_rtg=False):
@@ -119,22 +77,6 @@ def _gae_variant(rewards, values, mask, gamma=1.0, lam=0.95, bootstrap_padding=F
             ret[:, t] = running
         return adv, ret
     return adv, (adv + values) * m
-
-
-def _gae_bootstrap_padding(rewards, values, mask, gamma=1.0, lam=0.95):
-    return _gae_variant(rewards, values, mask, gamma, lam, bootstrap_padding=True)
-
-
-def _gae_monte_carlo(rewards, values, mask, gamma=1.0, lam=0.95):
-    return _gae_variant(rewards, values, mask, gamma, 1.0)
-
-
-def _gae_td(rewards, values, mask, gamma=1.0, lam=0.95):
-    return _gae_variant(rewards, values, mask, gamma, 0.0)
-
-
-def _gae_returns_rtg(rewards, values, mask, gamma=1.0, lam=0.95):
-    return _gae_variant(rewards, values, mask, gamma, lam, returns_rtg=True)
 
 
 def _gae_no_gamma_in_trace(rewards, values, mask, gamma=1.0, lam=0.95):
@@ -161,30 +103,14 @@ def _value_variant(values, old_values, returns, mask, clip_eps=0.2, combine=torc
     return half * (loss * m).sum() / m.sum()
 
 
-def _value_min(values, old_values, returns, mask, clip_eps=0.2):
-    return _value_variant(values, old_values, returns, mask, clip_eps, combine=torch.minimum)
-
-
 def _value_clipped_only(values, old_values, returns, mask, clip_eps=0.2):
     m = mask.to(values.dtype)
     v_clip = old_values + torch.clamp(values - old_values, -clip_eps, clip_eps)
     return 0.5 * (((v_clip - returns) ** 2) * m).sum() / m.sum()
 
 
-def _value_unclipped(values, old_values, returns, mask, clip_eps=0.2):
-    return _value_variant(values, old_values, returns, mask, clip_eps, clipped=False)
-
-
-def _value_no_half(values, old_values, returns, mask, clip_eps=0.2):
-    return _value_variant(values, old_values, returns, mask, clip_eps, half=1.0)
-
-
-def _value_unmasked(values, old_values, returns, mask, clip_eps=0.2):
-    return _value_variant(values, old_values, returns, mask, clip_eps, use_mask=False)
-
-
 def _ptx_plus(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
-    return 2 * rl_loss - ref.ptx_loss(rl_loss, pretrain_logp, pretrain_mask, ptx_coef)
+    return 2 * rl_loss - shared.ptx_loss(rl_loss, pretrain_logp, pretrain_mask, ptx_coef)
 
 
 def _ptx_sum(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
@@ -205,7 +131,7 @@ def _dpo_no_reference(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
 
 
 def _dpo_swapped(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
-    return ref.dpo_loss(logp_l, logp_w, ref_logp_l, ref_logp_w, beta)
+    return shared.dpo_loss(logp_l, logp_w, ref_logp_l, ref_logp_w, beta)
 
 
 def _dpo_beta_outside(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
@@ -217,11 +143,11 @@ def _dpo_naive(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
 
 
 def _dpo_sum(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
-    return ref.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta) * len(logp_w)
+    return shared.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta) * len(logp_w)
 
 
 def _dpo_negated(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
-    return -ref.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta)
+    return -shared.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta)
 
 
 def _opt_no_reference(ref_probs, rewards, beta):
@@ -315,7 +241,7 @@ CHAPTER = Chapter(
     notebook="rlhf.ipynb",
     exercises=[
         Exercise(
-            reference=ref.ranking_loss,
+            reference=shared.ranking_loss,
             visible=[dict(rewards=torch.tensor([[0.0, 1.0]]), ranking=torch.tensor([[1, 0]])),
                      _rank_case(0, [4, 4]), _rank_case(1, [5, 3]),
                      dict(rewards=torch.tensor([[0.0, 150.0, 40.0]]), ranking=torch.tensor([[0, 2, 1]]))],
@@ -323,20 +249,22 @@ CHAPTER = Chapter(
                     _rank_case(5, [4, 8, 8])],
             mistakes=[
                 Mistake("sum_not_mean", "the pairs of a prompt are summed; InstructGPT divides by their number "
-                        "C(K, 2), so a prompt with many replies does not weigh more than one with few.", _rank_sum),
+                        "C(K, 2), so a prompt with many replies does not weigh more than one with few.",
+                        variant(_rank_variant, reduce="sum")),
                 Mistake("flat_mean", "the mean runs over all pairs of the batch at once; average each prompt's "
-                        "pairs first (one batch element per prompt), then the prompts.", _rank_flat),
+                        "pairs first (one batch element per prompt), then the prompts.",
+                        variant(_rank_variant, reduce="flat")),
                 Mistake("reversed", "the margin is the wrong way round: the loss is -log sigmoid(r(y_w) - "
-                        "r(y_l)), with y_w the reply ranked higher (earlier in `ranking`).", _rank_reversed),
+                        "r(y_l)), with y_w the reply ranked higher (earlier in `ranking`).",
+                        variant(_rank_variant, reverse=True)),
                 Mistake("adjacent_only", "only neighbouring replies of the ranking are compared; every one of "
-                        "the C(K, 2) pairs counts (1st vs 3rd too).", _rank_adjacent),
-                Mistake("naive_log_sigmoid", "log(sigmoid(x)) underflows to log(0) = -inf for a large negative "
-                        "margin; use torch.nn.functional.logsigmoid.", _rank_naive),
+                        "the C(K, 2) pairs counts (1st vs 3rd too).", variant(_rank_variant, adjacent=True)),
+                Mistake("naive_log_sigmoid", NAIVE_LOG_SIGMOID, variant(_rank_variant, naive=True)),
                 Mistake("padding_counted", "the -1 entries that pad a short ranking are treated as replies; "
-                        "pairs involving padding must be left out.", _rank_padding),
+                        "pairs involving padding must be left out.", variant(_rank_variant, keep_padding=True)),
                 Mistake("gathers_padding", "the -1 entries that pad a short ranking are used as indices, which "
                         "gather rejects; gather with ranking.clamp(min=0), then leave out the pairs that involve "
-                        "padding.", _rank_gathers_padding),
+                        "padding.", variant(_rank_variant, gather_padding=True)),
                 Mistake("negated_loss", "the loss has the wrong sign: it is -log sigmoid(r(y_w) - r(y_l)), "
                         "positive, so that minimising it raises the score of the reply ranked higher.",
                         _rank_negated),
@@ -346,7 +274,7 @@ CHAPTER = Chapter(
             adapter="loss_and_grad_rewards",
         ),
         Exercise(
-            reference=ref.shaped_rewards,
+            reference=shared.shaped_rewards,
             visible=[dict(score=torch.tensor([2.0]), logp=torch.tensor([[0.0, -1.0, -1.0, 0.0]]),
                           ref_logp=torch.tensor([[0.0, -2.0, -1.0, 0.0]]), mask=torch.tensor([[0.0, 1.0, 1.0, 0.0]]),
                           beta=0.5),
@@ -356,21 +284,23 @@ CHAPTER = Chapter(
                     _shaped_case(3, prompts=[4], replies=[3])],
             mistakes=[
                 Mistake("score_at_every_token", "the reward model's score is added at every reply token; it "
-                        "scores the whole reply, so it comes once, at the reply's last token.", _shaped_every),
+                        "scores the whole reply, so it comes once, at the reply's last token.",
+                        variant(_shaped_variant, where="every")),
                 Mistake("score_at_first_token", "the score is placed at the reply's first token; it belongs at "
-                        "the last one (the reply is only complete there).", _shaped_first),
+                        "the last one (the reply is only complete there).", variant(_shaped_variant, where="first")),
                 Mistake("score_at_row_end", "the score is placed at the last column of the row, which may be "
-                        "padding; put it at the last position where mask is 1.", _shaped_row_end),
+                        "padding; put it at the last position where mask is 1.",
+                        variant(_shaped_variant, where="row_end")),
                 Mistake("kl_sign", "the KL penalty has the wrong sign: the reward is -beta * (logp - ref_logp), "
-                        "so moving away from the SFT model costs reward.", _shaped_kl_sign),
+                        "so moving away from the SFT model costs reward.", variant(_shaped_variant, sign=-1.0)),
                 Mistake("unmasked", "the prompt and padding positions get a KL penalty; only reply tokens "
-                        "(mask 1) are actions of the policy.", _shaped_unmasked),
+                        "(mask 1) are actions of the policy.", variant(_shaped_variant, use_mask=False)),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.gae,
+            reference=shared.gae,
             visible=[dict(rewards=torch.tensor([[0.0, 0.0, 1.0]]), values=torch.tensor([[0.0, 0.5, 0.5]]),
                           mask=torch.tensor([[0.0, 1.0, 1.0]]), gamma=1.0, lam=1.0),
                      _gae_case(0, prompts=[1, 2], replies=[4, 3]),
@@ -380,13 +310,15 @@ CHAPTER = Chapter(
                     _gae_case(4, prompts=[1, 1], replies=[5, 3], gamma=0.5, lam=0.5)],
             mistakes=[
                 Mistake("bootstraps_from_padding", "after a reply's last token the episode is over: V there is 0, "
-                        "not the value the model outputs at the padding next to it.", _gae_bootstrap_padding),
+                        "not the value the model outputs at the padding next to it.",
+                        variant(_gae_variant, bootstrap_padding=True)),
                 Mistake("monte_carlo", "lam is ignored (as if lam = 1): A_t = delta_t + gamma * lam * A_{t+1}.",
-                        _gae_monte_carlo),
+                        variant(_gae_variant, lam=1.0)),
                 Mistake("one_step_td", "only the one-step TD error delta_t is used (as if lam = 0); add gamma * "
-                        "lam * A_{t+1}.", _gae_td),
+                        "lam * A_{t+1}.", variant(_gae_variant, lam=0.0)),
                 Mistake("returns_are_rewards_to_go", "the returns are the discounted rewards-to-go; the value "
-                        "function's targets in PPO are advantages + values (the lambda-return).", _gae_returns_rtg),
+                        "function's targets in PPO are advantages + values (the lambda-return).",
+                        variant(_gae_variant, returns_rtg=True)),
                 Mistake("no_gamma_in_trace", "the trace is multiplied by lam only; it is gamma * lam * A_{t+1}.",
                         _gae_no_gamma_in_trace),
                 Mistake("reads_past_the_end", "values[:, t + 1] is read at the last position, where there is no "
@@ -397,7 +329,7 @@ CHAPTER = Chapter(
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.clipped_value_loss,
+            reference=shared.clipped_value_loss,
             visible=[_value_case(0, prompts=[1, 2], replies=[4, 3]),
                      dict(values=torch.tensor([[1.0]]), old_values=torch.tensor([[0.0]]),
                           returns=torch.tensor([[2.0]]), mask=torch.tensor([[1.0]]), clip_eps=0.2)],
@@ -406,21 +338,21 @@ CHAPTER = Chapter(
                     _value_case(3, prompts=[3, 1], replies=[2, 4], spread=0.3, clip_eps=0.1)],
             mistakes=[
                 Mistake("min_not_max", "the loss takes the smaller of the two errors; PPO takes the larger "
-                        "(torch.maximum), a pessimistic bound.", _value_min),
+                        "(torch.maximum), a pessimistic bound.", variant(_value_variant, combine=torch.minimum)),
                 Mistake("clipped_only", "only the clipped term is used; the loss is the larger of the clipped "
                         "and the unclipped squared errors.", _value_clipped_only),
                 Mistake("unclipped", "the clipped term is missing: 0.5 * max((v - R)^2, (v_clip - R)^2).",
-                        _value_unclipped),
-                Mistake("no_half", "the factor 0.5 is missing.", _value_no_half),
+                        variant(_value_variant, clipped=False)),
+                Mistake("no_half", "the factor 0.5 is missing.", variant(_value_variant, half=1.0)),
                 Mistake("unmasked", "prompt and padding positions are counted: average over reply tokens only.",
-                        _value_unmasked),
+                        variant(_value_variant, use_mask=False)),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
             adapter="loss_and_grad_values",
         ),
         Exercise(
-            reference=ref.ptx_loss,
+            reference=shared.ptx_loss,
             visible=[dict(rl_loss=torch.tensor(1.0), pretrain_logp=torch.tensor([[-2.0, -4.0, 0.0]]),
                           pretrain_mask=torch.tensor([[1.0, 1.0, 0.0]]), ptx_coef=0.5),
                      _ptx_case(0, lengths=[5, 2, 7])],
@@ -440,7 +372,7 @@ CHAPTER = Chapter(
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.dpo_loss,
+            reference=shared.dpo_loss,
             visible=[dict(logp_w=torch.tensor([-1.0]), logp_l=torch.tensor([-3.0]), ref_logp_w=torch.tensor([-2.0]),
                           ref_logp_l=torch.tensor([-2.0]), beta=1.0),
                      _dpo_case(0, 4), dict(_dpo_case(1, 3, spread=400.0), beta=1.0)],
@@ -452,8 +384,7 @@ CHAPTER = Chapter(
                         "preferred reply's implicit reward rises.", _dpo_swapped),
                 Mistake("beta_outside", "beta multiplies the loss instead of the margin inside the sigmoid: "
                         "-log sigmoid(beta * (...)).", _dpo_beta_outside),
-                Mistake("naive_log_sigmoid", "log(sigmoid(x)) underflows to log(0) = -inf for a large negative "
-                        "margin; use torch.nn.functional.logsigmoid.", _dpo_naive),
+                Mistake("naive_log_sigmoid", NAIVE_LOG_SIGMOID, _dpo_naive),
                 Mistake("sum_not_mean", "the losses of the pairs are summed; average them, so the learning rate "
                         "does not depend on the batch size.", _dpo_sum),
                 Mistake("negated_loss", "the loss has the wrong sign: it is -log sigmoid(...), positive, so that "
@@ -464,7 +395,7 @@ CHAPTER = Chapter(
             adapter="loss_and_grad_policy_logps",
         ),
         Exercise(
-            reference=own.kl_optimal_policy,
+            reference=ref.kl_optimal_policy,
             visible=[dict(ref_probs=torch.tensor([0.5, 0.5]), rewards=torch.tensor([0.0, 1.0]), beta=1.0),
                      _opt_case(0, (2, 4)), dict(ref_probs=torch.tensor([0.9, 0.1]),
                                                 rewards=torch.tensor([0.0, 500.0]), beta=0.1)],

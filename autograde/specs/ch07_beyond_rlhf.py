@@ -5,9 +5,9 @@ from math import comb, factorial
 
 import torch
 
-from autograde.spec import Chapter, Exercise, Mistake
-from rlcourse.reference import ch07_beyond_rlhf as ref
-from solutions import ch07_beyond_rlhf as own
+from autograde.spec import Chapter, Exercise, Mistake, variant
+from rlcourse.reference import ch07_beyond_rlhf as shared
+from solutions import ch07_beyond_rlhf as ref
 
 
 # ----- wrong implementations -------------------------------------------------------------------
@@ -39,26 +39,6 @@ def _labels_variant(correct, mask, after=-100, first=0, every=False, use_mask=Tr
     return torch.where(real, labels, ignore)
 
 
-def _labels_every_step(correct, mask):
-    return _labels_variant(correct, mask, every=True)
-
-
-def _labels_zero_after(correct, mask):
-    return _labels_variant(correct, mask, after=0)
-
-
-def _labels_first_unlabelled(correct, mask):
-    return _labels_variant(correct, mask, first=-100)
-
-
-def _labels_minus_one(correct, mask):
-    return _labels_variant(correct, mask, ignore=-1, after=-1)
-
-
-def _labels_padding(correct, mask):
-    return _labels_variant(correct, mask, use_mask=False)
-
-
 def _prm_variant(step_probs, mask, how="product", padding=False, sum_as="sum", product_as="product", min_as="min"):
     real = torch.ones_like(mask, dtype=torch.bool) if padding else mask.bool()
     if how == "product":
@@ -72,22 +52,6 @@ def _prm_variant(step_probs, mask, how="product", padding=False, sum_as="sum", p
         return torch.where(real, step_probs, torch.full_like(step_probs, float("inf"))).amin(dim=1)
     total = torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
     return total / real.sum(dim=1) if sum_as == "mean" else total
-
-
-def _prm_padding(step_probs, mask, how="product"):
-    return _prm_variant(step_probs, mask, how, padding=True)
-
-
-def _prm_mean(step_probs, mask, how="product"):
-    return _prm_variant(step_probs, mask, how, sum_as="mean")
-
-
-def _prm_log(step_probs, mask, how="product"):
-    return _prm_variant(step_probs, mask, how, product_as="log")
-
-
-def _prm_last(step_probs, mask, how="product"):
-    return _prm_variant(step_probs, mask, how, min_as="last")
 
 
 def _bon_index(scores, answers):
@@ -113,7 +77,7 @@ def _vote_first(answers):
 
 
 def _vote_ties_last(answers):
-    return ref.majority_vote(answers.flip(1))
+    return shared.majority_vote(answers.flip(1))
 
 
 def _vote_highest_answer(answers):
@@ -137,18 +101,6 @@ def _acc_variant(probs, n, tie=None, rule="plurality"):
             ties = counts.count(top)
             total += chance * (1.0 if ties == 1 else {"win": 1.0, "lose": 0.0}.get(tie, 1.0 / ties))
     return float(total)
-
-
-def _acc_ties_win(probs, n):
-    return _acc_variant(probs, n, tie="win")
-
-
-def _acc_ties_lose(probs, n):
-    return _acc_variant(probs, n, tie="lose")
-
-
-def _acc_strict_majority(probs, n):
-    return _acc_variant(probs, n, rule="majority")
 
 
 def _acc_right_vs_rest(probs, n):
@@ -204,7 +156,7 @@ CHAPTER = Chapter(
     notebook="beyond_rlhf.ipynb",
     exercises=[
         Exercise(
-            reference=ref.debiased_preference,
+            reference=shared.debiased_preference,
             visible=[dict(p_first_ab=torch.tensor([0.9]), p_first_ba=torch.tensor([0.7])), _pref_case(0, 5)],
             hidden=[_pref_case(1, 8), dict(p_first_ab=torch.tensor([1.0, 0.0, 0.5]), p_first_ba=torch.tensor([1.0, 0.0, 0.5])),
                     _pref_case(2, 3)],
@@ -222,45 +174,46 @@ CHAPTER = Chapter(
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.first_error_labels,
+            reference=shared.first_error_labels,
             visible=[dict(correct=torch.tensor([[True, False, True]]), mask=torch.ones(1, 3)),
                      _labels_case(0, [6, 3, 4])],
             hidden=[_labels_case(1, [5, 6, 2, 1], p_wrong=0.2), _labels_case(2, [6], p_wrong=0.6),
                     dict(correct=torch.ones(2, 4, dtype=torch.bool), mask=torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0]]))],
             mistakes=[
                 Mistake("every_step", "every step is labelled by the checker; labels stop at the first wrong step "
-                        "(-100 after it).", _labels_every_step),
+                        "(-100 after it).", variant(_labels_variant, every=True)),
                 Mistake("zero_after_error", "the steps after the first wrong one are labelled 0; they get no label "
-                        "(-100): whether they are right is ill-defined.", _labels_zero_after),
+                        "(-100): whether they are right is ill-defined.", variant(_labels_variant, after=0)),
                 Mistake("first_error_unlabelled", "the first wrong step gets no label; it is labelled 0, the most "
-                        "useful label of the solution.", _labels_first_unlabelled),
+                        "useful label of the solution.", variant(_labels_variant, first=-100)),
                 Mistake("minus_one", "-1 marks the unlabelled steps; use -100, the value PyTorch's losses ignore "
-                        "(-1 would read as a label).", _labels_minus_one),
-                Mistake("padding_labelled", "padding (mask 0) gets labels; it is not a step: -100.", _labels_padding),
+                        "(-1 would read as a label).", variant(_labels_variant, ignore=-1, after=-1)),
+                Mistake("padding_labelled", "padding (mask 0) gets labels; it is not a step: -100.",
+                        variant(_labels_variant, use_mask=False)),
             ],
             points=(1, 1),
         ),
         Exercise(
-            reference=ref.prm_score,
+            reference=shared.prm_score,
             visible=[dict(step_probs=torch.tensor([[0.9, 0.5, 0.0]]), mask=torch.tensor([[1.0, 1.0, 0.0]]), how="product"),
                      _prm_case(0, [4, 2, 6], "product"), _prm_case(1, [3, 5], "min"), _prm_case(2, [6, 1, 3], "sum")],
             hidden=[_prm_case(3, [2, 6, 5, 1], "product"), _prm_case(4, [1, 4], "min"), _prm_case(5, [5, 2, 6], "sum"),
                     _prm_case(6, [3], "min")],
             mistakes=[
                 Mistake("padding_included", "padding steps (mask 0) are scored too; only real steps count.",
-                        _prm_padding),
+                        variant(_prm_variant, padding=True)),
                 Mistake("sum_is_mean", "\"sum\" is computed as the mean of the step probabilities; it is their sum, "
-                        "which is why it favours long solutions.", _prm_mean),
+                        "which is why it favours long solutions.", variant(_prm_variant, sum_as="mean")),
                 Mistake("log_product", "\"product\" is computed as a sum of log-probabilities; return the product "
-                        "itself, the probability that every step is right.", _prm_log),
+                        "itself, the probability that every step is right.", variant(_prm_variant, product_as="log")),
                 Mistake("min_is_last", "\"min\" reads the last step's probability; it is the smallest over all "
-                        "real steps.", _prm_last),
+                        "real steps.", variant(_prm_variant, min_as="last")),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
-            reference=ref.best_of_n,
+            reference=shared.best_of_n,
             visible=[dict(scores=torch.tensor([[0.2, 0.9, 0.9]]), answers=torch.tensor([[5, 7, 8]])), _bon_case(0, 3, 5)],
             hidden=[_bon_case(1, 6, 8), _bon_case(2, 2, 16, levels=2), _bon_case(3, 4, 1)],
             mistakes=[
@@ -274,7 +227,7 @@ CHAPTER = Chapter(
             points=(1, 1),
         ),
         Exercise(
-            reference=ref.majority_vote,
+            reference=shared.majority_vote,
             visible=[dict(answers=torch.tensor([[9, 4, 4, 9, 2]])), dict(answers=torch.tensor([[2, 6, 6, 1]])),
                      dict(answers=torch.tensor([[30, 10, 20, 10, 30, 20]])), dict(answers=torch.tensor([[5, 8, 8, 5]])),
                      _vote_case(0, 4, 5)],
@@ -292,18 +245,20 @@ CHAPTER = Chapter(
             points=(1, 1),
         ),
         Exercise(
-            reference=own.majority_vote_accuracy,
+            reference=ref.majority_vote_accuracy,
             visible=[dict(probs=[0.5, 0.3, 0.2], n=4), dict(probs=[0.5, 0.3, 0.2], n=2),
                      dict(probs=[0.4, 0.45, 0.15], n=5), dict(probs=[0.35, 0.2, 0.2, 0.25], n=4)],
             hidden=[dict(probs=[0.3, 0.5, 0.2], n=9), dict(probs=[0.6, 0.4], n=6), dict(probs=[0.25, 0.25, 0.25, 0.25], n=3),
                     dict(probs=[0.45, 0.15, 0.15, 0.25], n=7), dict(probs=[1.0], n=3)],
             mistakes=[
                 Mistake("ties_win", "a tie for the most votes always goes to the right answer; it is broken "
-                        "uniformly at random (the right answer wins 1 / (number tied) of the time).", _acc_ties_win),
+                        "uniformly at random (the right answer wins 1 / (number tied) of the time).",
+                        variant(_acc_variant, tie="win")),
                 Mistake("ties_lose", "a tie for the most votes is counted as a loss; it is broken uniformly at "
-                        "random.", _acc_ties_lose),
+                        "random.", variant(_acc_variant, tie="lose")),
                 Mistake("strict_majority", "the right answer needs more than half the votes here; the vote is a "
-                        "plurality: the most frequent answer wins, even below half.", _acc_strict_majority),
+                        "plurality: the most frequent answer wins, even below half.",
+                        variant(_acc_variant, rule="majority")),
                 Mistake("right_against_rest", "all wrong answers are lumped into one; they are different answers "
                         "and split their votes.", _acc_right_vs_rest),
                 Mistake("pass_at_n", "this is the chance that some sample is right (pass@n); the vote must also "

@@ -62,9 +62,13 @@ class GRPOConfig:
     """Seed of the prompts drawn and of the sampling."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Pieces:
-    """Chapter 5's exercise functions the loop is made of (defaults: the references)."""
+    """Chapter 5's exercise functions the loop is made of (defaults: the references).
+
+    Built by keyword only, ``Pieces(verifier_reward=verifier_reward, ...)``: given by position, a
+    reordering of the fields would silently hand one function another's place.
+    """
 
     verifier_reward: Callable | None = None
     group_advantages: Callable | None = None

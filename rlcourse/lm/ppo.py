@@ -81,9 +81,13 @@ class PPOConfig:
     """Seed of the prompts, the samples and the minibatch order."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Pieces:
-    """The exercise functions the loop is made of (defaults: the references of Chapters 5 and 6)."""
+    """The exercise functions the loop is made of (defaults: the references of Chapters 5 and 6).
+
+    Built by keyword only, ``Pieces(gae=gae, ...)``: given by position, a reordering of the fields
+    would silently hand one function another's place.
+    """
 
     token_logprobs: Callable | None = None
     shaped_rewards: Callable | None = None
