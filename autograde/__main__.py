@@ -3,6 +3,8 @@
     sync      keep notebooks, stored checks and solutions in agreement (see autograde/sync.py)
     release   write the student notebooks (nbgrader generate_assignment) into autograde/release/
     grade     grade a chapter's submissions in parallel into the gradebook (see autograde/grade.py)
+    export    the gradebook as the grade import CSV of Canvas or Moodle (see autograde/lms.py)
+    report    what the class got wrong: a chapter's report, or --all the course's (see autograde/report.py)
 """
 
 import sys
@@ -10,7 +12,8 @@ import sys
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"sync": "autograde.sync", "release": "autograde.release", "grade": "autograde.grade"}
+    commands = {"sync": "autograde.sync", "release": "autograde.release", "grade": "autograde.grade",
+                "export": "autograde.lms", "report": "autograde.report"}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

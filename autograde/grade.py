@@ -49,28 +49,32 @@ from autograde.worker import execute
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-GRADE_INPUTS = (REPO / "rlcourse", HERE, REPO / "requirements.txt")
-"""Everything a grade can depend on besides the submission and the chapter's notebook: the support
-package (environments, models, checkpoints, checks and their stored cases), the grader and its
-specs, and the pinned versions of what runs them."""
+GRADE_INPUTS = ((REPO / "rlcourse", "**/*"), (HERE, "**/*.py"), (REPO / "requirements.txt", ""))
+"""Everything a grade can depend on besides the submission and the chapter's notebook, as (folder or
+file, pattern): the whole support package (environments, models, checkpoints, checks and their stored
+cases), the grader's code and specs (its Python files only: the course folder's gradebook, releases,
+submissions and exports live in ``autograde/`` too and change with every run), and the pinned
+versions of what runs them."""
 
 
-def code_digest(roots=GRADE_INPUTS) -> str:
-    """A digest of every file under ``roots`` (compiled bytecode and generated folders aside) and of the
-    Python and package versions that run them: a change to any of them regrades every submission."""
+def code_digest(inputs=GRADE_INPUTS) -> str:
+    """A digest of every file ``inputs`` name (a folder or file, or a (folder, glob pattern) pair; compiled
+    bytecode, hidden and generated folders aside) and of the Python and package versions that run them:
+    a change to any of them regrades every submission."""
     from importlib import metadata
 
     h = hashlib.sha256(f"{platform.python_version()} {sys.platform}".encode())
     for package in ("nbgrader", "numpy", "torch", "transformers", "tokenizers", "ipykernel", "ipython"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             h.update(f"{package}=={metadata.version(package)};".encode())
-    for root in map(Path, roots):
-        files = [root] if root.is_file() else sorted(root.rglob("*"))
+    for entry in inputs:
+        root, pattern = (Path(entry[0]), entry[1]) if isinstance(entry, tuple) else (Path(entry), "**/*")
+        files = [root] if root.is_file() else sorted(root.glob(pattern))
         for path in files:
             parts = path.relative_to(root.parent).parts
             if (path.is_symlink() or not path.is_file() or path.suffix == ".pyc"
-                    or any(p in ("__pycache__", "release", "submitted", "autograded", "feedback", "reports")
-                           or p.startswith(".") for p in parts)):
+                    or any(p in ("__pycache__", "release", "submitted", "autograded", "feedback", "reports",
+                                 "downloaded") or p.startswith(".") for p in parts)):
                 continue
             h.update("/".join(parts).encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
@@ -111,6 +115,7 @@ class Grader:
         self.failures: dict[str, str] = {}
         """nbgrader's log for each submission it could not grade."""
         self._code = None
+        self._locked = None
 
     def fingerprint(self, folder: Path) -> str:
         """What a grade depends on: the submission's files, the chapter's source notebook and
@@ -161,16 +166,9 @@ class Grader:
                 "plan": [list(step) for step in plan(nb.cells, release_sources)], "execute": execute}, tampering
 
     def _edited_locked_cells(self, nb) -> list[str]:
-        import nbformat
-
-        released = sorted(self.release.glob("*.ipynb"))
-        if not released:
-            return []
-        locked = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nbformat.read(released[0], as_version=4).cells
-                  if c.metadata.get("nbgrader", {}).get("locked")}
-        seen = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
-        changed = sorted(k for k, src in locked.items() if seen.get(k) != src)
-        return [f"locked cell {k} {'removed' if k not in seen else 'edited'}" for k in changed]
+        if self._locked is None:
+            self._locked = locked_cells(self.release)
+        return edited_locked_cells(nb.cells, self._locked)
 
     # grading
     def run(self, client, force: bool = False, progress: bool = True, after_each=None) -> list[dict]:
@@ -251,6 +249,33 @@ class Grader:
         rows[student] = {"student": student, "status": "; ".join(problems) or "ok",
                          "seconds": None if result is None else result["seconds"],
                          "worker": None if result is None else result["worker"]}
+
+
+def locked_cells(release: Path) -> dict[str, str]:
+    """grade_id -> source of every locked cell of the released notebook in the folder ``release``."""
+    released = sorted(Path(release).glob("*.ipynb"))
+    if not released:
+        return {}
+    cells = json.loads(released[0].read_text())["cells"]  # written by nbgrader: no need to validate it
+    return {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("locked")}
+
+
+def edited_locked_cells(cells: list, locked: dict[str, str]) -> list[str]:
+    """What a submission's ``cells`` (as nbformat reads them, or as plain JSON) changed of the released
+    ``locked`` cells (:func:`locked_cells`): "locked cell ID edited" or "removed"."""
+    def grade_id(cell):  # a submission's metadata may be anything
+        meta = cell.get("metadata") if isinstance(cell, dict) else None
+        grading = meta.get("nbgrader") if isinstance(meta, dict) else None
+        return grading.get("grade_id") if isinstance(grading, dict) else None
+
+    def source(cell) -> str:
+        text = cell.get("source", "") if isinstance(cell, dict) else ""
+        return "".join(map(str, text)) if isinstance(text, list) else text
+
+    seen = {grade_id(c): source(c) for c in cells}
+    changed = sorted(k for k, src in locked.items() if seen.get(k) != src)
+    return [f"locked cell {k} {'removed' if k not in seen else 'edited'}" for k in changed]
 
 
 def _problems(result: dict) -> list[str]:

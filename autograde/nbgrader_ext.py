@@ -117,51 +117,85 @@ class JudgeReports(NbGraderPreprocessor):
     a ``CheckFailed`` error naming the failing case and the likely mistake, which nbgrader scores 0.
     A cell that reported nothing (the function is missing, the kernel died, the cell timed out) fails.
     The original test code is put back, so feedback shows what the student's checks show.
+
+    Every case is judged (the message names the first that fails, as the student's own check does), and
+    what each case gave is recorded as data in the gradebook that nbgrader grades into
+    (:mod:`autograde.verdicts`): the outcome and the name of the known mistake behind a wrong answer.
     """
+
+    def preprocess(self, nb, resources):
+        from autograde import verdicts
+
+        self._verdicts = []
+        nb, resources = super().preprocess(nb, resources)
+        info = resources.get("nbgrader", {})
+        gradebook = verdicts.sqlite_path(info.get("db_url", ""))
+        if gradebook is None:
+            self.log.warning("the judge's verdicts are recorded in SQLite gradebooks only; none recorded")
+        else:
+            verdicts.record(gradebook, info["student"], info["assignment"], info["notebook"],
+                            [verdicts.Verdict(info["student"], info["assignment"], info["notebook"], *v)
+                             for v in self._verdicts])
+        return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
         from nbformat.v4 import new_output
 
-        from rlcourse.checks import REPORT_MIME, judge_case, passed_message
-        from rlcourse.checks.encoding import decode_untrusted
+        from rlcourse.checks import passed_message
 
         meta = cell.get("metadata", {}).pop("rlcourse_grading", None)
         if meta is None:
             return cell, resources
         cell.source = meta["source"]
         _, _, name, spec, _ = _check_call(cell.source)
-        bundles = [o for o in cell.get("outputs", [])
-                   if o.get("output_type") in ("display_data", "execute_result") and REPORT_MIME in o.get("data", {})]
-        verdict = None
-        if not bundles:
-            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-            why = f"{errors[-1].get('ename')}: {ANSI.sub('', errors[-1].get('evalue', ''))}" if errors else "no output"
-            verdict = f"✗ {name}: the {meta['kind']} checks could not run ({why})."
+        kind = meta["kind"]
+        message, cases = judge_cell(name, kind, spec, cell.get("outputs", []))
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        self._verdicts += [(grade_id, name, kind, i, outcome, mistake, detail) for i, outcome, mistake, detail in cases]
+        if message is None:
+            text = passed_message(name, kind, len(spec["cases"])) + "\n"
+            cell.outputs = [new_output("stream", name="stdout", text=text)]
         else:
-            report = bundles[-1]["data"][REPORT_MIME]
-            results = report.get("results") if isinstance(report, dict) else None
-            if (not isinstance(results, list) or len(results) != len(spec["cases"])
-                    or len(str(results)) > MAX_REPORT_CHARS):
-                verdict = f"✗ {name}: the {meta['kind']} checks reported an unreadable result."
-            else:
-                for i, result in enumerate(results, start=1):
-                    if not isinstance(result, dict) or not ({"output"} == set(result) or {"error"} == set(result)):
-                        verdict = f"✗ {name}: the {meta['kind']} checks reported an unreadable result."
-                        break
-                    try:
-                        result = {"output": decode_untrusted(result["output"])} if "output" in result else result
-                        verdict = judge_case(name, meta["kind"], spec, i, result)
-                    except Exception as exc:  # an output the grader cannot rebuild or compare
-                        verdict = f"✗ {name}, {meta['kind']} case {i}: the output cannot be compared ({type(exc).__name__})."
-                    if verdict is not None:
-                        break
-        if verdict is None:
-            cell.outputs = [new_output("stream", name="stdout",
-                                       text=passed_message(name, meta["kind"], len(spec["cases"])) + "\n")]
-        else:
-            cell.outputs = [new_output("error", ename="CheckFailed", evalue=verdict,
-                                       traceback=[f"CheckFailed: {verdict}"])]
+            cell.outputs = [new_output("error", ename="CheckFailed", evalue=message,
+                                       traceback=[f"CheckFailed: {message}"])]
         return cell, resources
+
+
+def judge_cell(name: str, kind: str, spec: dict, outputs: list) -> tuple[str | None, list[tuple]]:
+    """Judge a test cell's outputs: the message of its first failing case (``None`` if all passed) and,
+    per case, ``(case_index, outcome, mistake, detail)`` as :mod:`autograde.verdicts` records them
+    (a single ``(0, outcome, None, detail)`` when no case could be judged)."""
+    from rlcourse.checks import REPORT_MIME, Verdict, judge
+    from rlcourse.checks.encoding import decode_untrusted
+
+    bundles = [o for o in outputs
+               if o.get("output_type") in ("display_data", "execute_result") and REPORT_MIME in o.get("data", {})]
+    unreadable = f"✗ {name}: the {kind} checks reported an unreadable result."
+    if not bundles:
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        why = f"{errors[-1].get('ename')}: {ANSI.sub('', errors[-1].get('evalue', ''))}" if errors else "no output"
+        timed_out = any(o.get("ename") == "CellTimeoutError" for o in errors)
+        return (f"✗ {name}: the {kind} checks could not run ({why}).",
+                [(0, "timeout" if timed_out else "not run", None, None if timed_out else why[:200])])
+    report = bundles[-1]["data"][REPORT_MIME]
+    results = report.get("results") if isinstance(report, dict) else None
+    if not isinstance(results, list) or len(results) != len(spec["cases"]) or len(str(results)) > MAX_REPORT_CHARS:
+        return unreadable, [(0, "unreadable", None, None)]
+    message, cases = None, []
+    for i, result in enumerate(results, start=1):
+        if not isinstance(result, dict) or not ({"output"} == set(result) or {"error"} == set(result)):
+            verdict = Verdict("unreadable", unreadable)
+        else:
+            try:
+                result = {"output": decode_untrusted(result["output"])} if "output" in result else result
+                verdict = judge(name, kind, spec, i, result)
+            except Exception as exc:  # an output the grader cannot rebuild or compare
+                verdict = Verdict("unreadable", f"✗ {name}, {kind} case {i}: the output cannot be compared "
+                                  f"({type(exc).__name__}).")
+        cases.append((i, verdict.outcome, verdict.mistake, verdict.detail))
+        if message is None:
+            message = verdict.message
+    return message, cases
 
 
 class ReplayExecution(NbGraderPreprocessor):

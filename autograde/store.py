@@ -19,7 +19,9 @@ and then merges each graded submission into the real gradebook in a single SQLit
 SQLite's locking serialises the merge with other writers (formgrader, ``nbgrader autograde`` of
 another chapter); a lock file keeps a second fast grader off the same gradebook. The fingerprint
 of each graded submission (what decides "unchanged, skipped" on the next run) is written in the
-same transaction as its grades.
+same transaction as its grades, and so are the judge's verdicts on it (:mod:`autograde.verdicts`:
+the outcome of every case and the known mistake behind each wrong answer), which replace the ones an
+earlier grading recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import contextlib
 import fcntl
 import sqlite3
 from pathlib import Path
+
+from autograde import verdicts
 
 STATE_TABLE = "rlcourse_fast_grader"
 BUSY_TIMEOUT_S = 120
@@ -64,6 +68,7 @@ class Store:
             try:
                 db.execute(f"CREATE TABLE IF NOT EXISTS {STATE_TABLE} (student TEXT, assignment TEXT, "
                            "fingerprint TEXT, PRIMARY KEY (student, assignment))")
+                verdicts.create(db)
                 known = db.execute("SELECT 1 FROM assignment WHERE name = ?", (self.chapter,)).fetchone()
                 if known is None:
                     raise SystemExit(f"{self.chapter} is not in the gradebook: run `nbgrader generate_assignment "
@@ -98,6 +103,7 @@ class Store:
             try:
                 merged = self._merge(db, student)
                 if merged:
+                    verdicts.merge(db, student, self.chapter)
                     db.execute(f"INSERT OR REPLACE INTO main.{STATE_TABLE} VALUES (?, ?, ?)",
                                (student, self.chapter, fingerprint))
                 db.execute("COMMIT")

@@ -77,7 +77,7 @@ def test_the_plan_keeps_statements_that_change_what_it_reads():
 def test_a_change_anywhere_in_the_support_package_regrades(tmp_path):
     """The fingerprint that skips unchanged submissions covers all of rlcourse/ (not only its checks),
     the grader, and the pinned versions: a fix in rlcourse/lm/ changes it."""
-    assert REPO / "rlcourse" in GRADE_INPUTS and REPO / "autograde" in GRADE_INPUTS
+    assert (REPO / "rlcourse", "**/*") in GRADE_INPUTS and (REPO / "autograde", "**/*.py") in GRADE_INPUTS
     import shutil
 
     copy = tmp_path / "rlcourse"
@@ -90,6 +90,17 @@ def test_a_change_anywhere_in_the_support_package_regrades(tmp_path):
         assert code_digest([copy]) != before, changed
         changed.write_text(text)
     assert code_digest([copy]) == before
+    # the course folder (autograde/) holds the gradebook and exports, which change with every run: only
+    # its code counts
+    course = tmp_path / "autograde"
+    course.mkdir()
+    (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    code = code_digest([(course, "**/*.py")])
+    (course / "gradebook.db").write_bytes(b"grades")
+    (course / "grades.csv").write_text("student,score\n")
+    assert code_digest([(course, "**/*.py")]) == code
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.Execute.timeout = 10\n")
+    assert code_digest([(course, "**/*.py")]) != code
 
 
 def _submissions(course, n):

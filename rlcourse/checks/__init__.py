@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -89,32 +90,67 @@ def passed_message(name: str, kind: str, n: int) -> str:
     return f"✓ {name}: all {n} {kind} cases match the reference."
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """How one case of a check went, as data: what the student reads and what grading records.
+
+    ``outcome`` is ``"passed"``, ``"wrong"`` (an output that differs), ``"raised"`` (the function raised)
+    or ``"not implemented"`` (the stub). ``mistake`` is the name of the known mistake the message names
+    (``None`` if none explains the answer). ``detail`` is for the instructor only and only for a wrong
+    answer or an error no known mistake explains: how the output differs, expected values included even
+    for a hidden case, or the error's type and message, without the quoted line of the student's code.
+    """
+
+    outcome: str
+    message: str | None = None
+    mistake: str | None = None
+    detail: str | None = None
+
+
+DETAIL_CHARS = 200
+"""The most characters a verdict's ``detail`` keeps."""
+
+
 def judge_case(name: str, kind: str, spec: dict, i: int, result: dict) -> str | None:
     """``None`` if case ``i`` (from 1) of ``spec`` passed, else the message saying why it failed.
 
     ``result`` is ``{"output": value}`` or ``{"error": text}`` (the function raised; ``"not
     implemented"`` for the stub). Used in the student's kernel by :func:`check` and, when grading,
-    outside it on the outputs that :func:`report` sent.
+    outside it on the outputs that :func:`report` sent (through :func:`judge`, which says the same as data).
     """
+    return judge(name, kind, spec, i, result).message
+
+
+def judge(name: str, kind: str, spec: dict, i: int, result: dict) -> Verdict:
+    """The :class:`Verdict` on case ``i`` (from 1) of ``spec``: :func:`judge_case`'s message and what it found."""
     cases = spec["cases"]
     case = cases[i - 1]
     where = (f"{name}, {kind} case {i} of {len(cases)}" +
              (f": {name}({describe_args(decode(case['args']), case.get('order'))})" if kind == "visible" else ""))
     if "error" in result:
         if result["error"] == "not implemented":
-            return (f"✗ {where}\n  {name} is not implemented yet: replace `raise NotImplementedError()` with "
-                    "your code.")
+            return Verdict("not implemented", f"✗ {where}\n  {name} is not implemented yet: replace "
+                           "`raise NotImplementedError()` with your code.")
         error = str(result["error"]).split(_FRAME, 1)[0]  # without the quoted line of the student's code
         same = [m for m, m_error in case.get("mistake_errors", {}).items() if m_error == error]
-        return f"✗ {where}\n  {name} raised {result['error']}" + _likely(spec, same)
+        return Verdict("raised", f"✗ {where}\n  {name} raised {result['error']}" + _likely(spec, same),
+                       mistake=same[0] if same else None, detail=None if same else _one_line(error))
     out = result["output"]
     rtol, atol = spec.get("rtol", 1e-6), spec.get("atol", 1e-8)
-    diff = compare(out, decode(case["expected"]), rtol=rtol, atol=atol, reveal=(kind == "visible"))
+    expected = decode(case["expected"])
+    diff = compare(out, expected, rtol=rtol, atol=atol, reveal=(kind == "visible"))
     if diff is None:
-        return None
+        return Verdict("passed")
     same = [m for m, m_out in case.get("mistakes", {}).items()
             if compare(out, decode(m_out), rtol=rtol, atol=atol) is None]
-    return f"✗ {where}\n  {diff}" + _likely(spec, same)
+    detail = None if same else _one_line(f"{kind} case {i}: {compare(out, expected, rtol=rtol, atol=atol)}")
+    return Verdict("wrong", f"✗ {where}\n  {diff}" + _likely(spec, same), mistake=same[0] if same else None,
+                   detail=detail)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 3] + "..."
 
 
 def _likely(spec: dict, mistakes: list[str]) -> str:
