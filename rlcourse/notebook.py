@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 import warnings
@@ -116,8 +117,11 @@ def build_record():
     except ImportError:
         versions = f"Python {platform.python_version()}"
     claims = f"{asserts} measured claim{'s' * (asserts != 1)}"
-    exercise = f" and {checks} exercise check{'s' * (checks != 1)} of the reference solutions" if checks else ""
+    exercises = len(set(re.findall(r'^\s*check\(\w+, "([\w.-]+/\w+)"', "\n".join(sources[:-1]), re.M)))
+    exercise = (f" and the reference solutions of its {exercises} exercise{'s' * (exercises != 1)} "
+                f"({checks} check{'s' * (checks != 1)}, visible and hidden cases)") if checks else ""
     return Markdown(
-        f"**Build record.** This page was executed on {when}{took} ({versions}, "
-        f"{os.cpu_count()} CPU cores). That run re-checked {claims} of the page (the `assert` statements "
-        f"in its cells){exercise}; a claim that had failed would have stopped the build.")
+        f"**Build record.** This page was executed on {when}{took} of wall time on the machine that built "
+        f"the book, which may have been running other work ({versions}, {os.cpu_count()} CPU cores). That run "
+        f"re-checked {claims} of the page (the `assert` statements in its cells){exercise}; a claim that had "
+        "failed would have stopped the build.")

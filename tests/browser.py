@@ -103,15 +103,22 @@ const settle = () => new Promise(r => setTimeout(r, 50));
       out.scrolling_other.push(label + ' in ' + name(box));
     }
   }
-  // Display maths that scrolls sideways: a reader has to swipe to read the equation.
+  // Display maths that scrolls sideways: a reader has to swipe to read the equation. MathJax's own
+  // container may scroll inside a box that fits (with an equation number beside it, the container is
+  // narrower than the box), so every level is measured.
+  const overflows = el => el && el.scrollWidth > el.clientWidth + 2;
   out.scrolling_equations = [...document.querySelectorAll('mjx-container[display="true"]')]
       .filter(e => { const box = e.closest('div.math') || e.parentElement;
                      const math = e.querySelector('mjx-math') || e;
-                     return math.getBoundingClientRect().width > box.clientWidth + 2; })
+                     const width = math.getBoundingClientRect().width;
+                     return width > box.clientWidth + 2 || width > e.clientWidth + 2 || overflows(e) || overflows(box); })
       .map(e => { const m = e.closest('div.math'); return (m && m.id) || (m && m.textContent || '').slice(0, 60); });
   out.scrolling_stubs = [...document.querySelectorAll('.exercise-stub pre')]
       .filter(p => p.scrollWidth > p.clientWidth + 2).map(p => p.textContent.split('\n')[0]);
   out.stubs = document.querySelectorAll('.exercise-stub pre').length;
+  // What a cell printed (a measured result) wraps: nobody should swipe to read a number.
+  out.scrolling_results = [...document.querySelectorAll('div.cell_output div.output.stream pre, div.cell_output div.output.text_plain pre')]
+      .filter(p => shown(p) && p.scrollWidth > p.clientWidth + 2).map(p => p.textContent.trim().slice(0, 80));
   done(out);
 })().catch(e => done({script_error: String(e)}));
 """
@@ -133,6 +140,7 @@ class PageReport:
     viewport: int = 0
     scrolling_equations: list = field(default_factory=list)
     scrolling_stubs: list = field(default_factory=list)
+    scrolling_results: list = field(default_factory=list)
     stubs: int = 0
     mathjax_version: str | None = None
     script_error: str | None = None
