@@ -55,6 +55,10 @@ PASSED_THROUGH = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", 
                   "ATEN_CPU_CAPABILITY", "PYTHONHASHSEED", "TZ")
 """The grader's variables a kernel inherits (when set): those that choose numerical kernels and thread
 counts, so a submission computes what the grader's own checks computed. Nothing else passes."""
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+"""Thread counts a kernel gets unless the grader sets its own: submissions run side by side, one per
+core, and a kernel that started a thread per core (OpenBLAS, PyTorch) on a large machine would spend
+its process budget on threads. The course's results hold single-threaded (checked in the suite)."""
 SANDBOX_UIDS = (1_000_000_000, 2_000_000_000)
 """Where a sandbox started by root takes its user id (far above any account or subordinate id range)."""
 
@@ -83,7 +87,7 @@ def kernel_environment() -> dict:
     """Every variable a sandboxed kernel sees."""
     env = {"PATH": f"{Path(sys.prefix) / 'bin'}:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp",
            "MPLCONFIGDIR": "/tmp", "LANG": "C.UTF-8", "HF_HUB_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1",
-           "NBGRADER_EXECUTION": "autograde"}
+           "NBGRADER_EXECUTION": "autograde", **ONE_THREAD}
     env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
     return env
 
