@@ -234,9 +234,11 @@ children = []
 try:
     for _ in range(500):  # far more processes than a kernel may have
         pid = os.fork()
-        if pid == 0:
-            time.sleep(5)
-            os._exit(0)
+        if pid == 0:  # a child never returns into the kernel's code (an interrupt reaches it too)
+            try:
+                time.sleep(5)
+            finally:
+                os._exit(0)
         children.append(pid)
 finally:
     for pid in children:
