@@ -34,6 +34,21 @@ def available() -> str | None:
     return None
 
 
+def start_for_test():
+    """:func:`start_browser` for a test: a test that needs the browser fails in CI when it is missing
+    (CI installs it) and is skipped elsewhere, saying why."""
+    import os
+
+    import pytest
+
+    reason = available()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return start_browser()
+
+
 def start_browser():
     """Headless Chromium that can reach nothing but files: every host name resolves to nowhere."""
     from selenium import webdriver

@@ -125,6 +125,16 @@ def filled_in(release_nb, chapter: str, answers: dict | None = None):
     return nb
 
 
+def stop(proc: subprocess.Popen, timeout: float = 20) -> None:
+    """End a process a test started: politely, then by force if it does not stop in ``timeout`` s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO

@@ -19,7 +19,7 @@ import pytest
 from autograde.grade import GRADE_INPUTS, STATE_TABLE, Grader, code_digest, dask_client
 from autograde.plan import plan
 from autograde.specs import CHAPTERS
-from tests.conftest import REPO, filled_in
+from tests.conftest import REPO, filled_in, stop
 
 CHAPTER = "01-mdp"
 
@@ -134,12 +134,7 @@ def test_a_dask_cluster_of_separate_processes_grades_the_batch(course, tmp_path)
         proc = course.grade(CHAPTER, f"--scheduler={address}")
     finally:
         for p in reversed(procs):  # the workers, then the scheduler
-            p.terminate()
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop(p)
     scores = course.scores(CHAPTER)
     full = full_marks()
     assert {s: scores[s] for s in scores if s.startswith("student")} == {f"student{i:02d}": (full, full, False) for i in range(3)}

@@ -16,7 +16,6 @@ import csv
 import html as html_lib
 import inspect
 import py_compile
-import re
 import textwrap
 
 from pathlib import Path

@@ -33,7 +33,7 @@ from nbgrader.api import Gradebook
 
 from autograde.lms import read_roster
 from autograde.specs import CHAPTERS
-from tests.conftest import PACKED_HIDDEN_CASES, REPO, Course, filled_in
+from tests.conftest import PACKED_HIDDEN_CASES, REPO, Course, filled_in, stop
 
 CHAPTER = "01-mdp"
 README = (REPO / "README.md").read_text()
@@ -136,12 +136,7 @@ def formgrader(root: Path):
             time.sleep(1)
         yield lambda path, body: request(path, body, "PUT")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=30)
         log.close()
 
 
