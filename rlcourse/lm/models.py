@@ -8,6 +8,10 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 
+FAST_GELU = "gelu_pytorch_tanh"
+"""GPT-2's GELU (``gelu_new``, tanh approximation) as one fused PyTorch kernel; checkpoints load with it too."""
+
+
 @dataclass(frozen=True)
 class GPTPreset:
     """Shape of a GPT-2 model (the vocabulary size comes from the tokenizer)."""
@@ -34,13 +38,16 @@ def build_gpt(vocab_size: int, preset: str | GPTPreset = "nano", seed: int = 0, 
     """A freshly initialised GPT-2 language model (no download), seeded.
 
     Dropout is off: the models are small and the data is plentiful, and it keeps runs deterministic.
+    The activation is GPT-2's tanh approximation of GELU computed by PyTorch's fused kernel
+    (``gelu_pytorch_tanh``): the same function as transformers' ``gelu_new``, which builds it from
+    five tensor operations in Python and took about 15% of a PPO step.
 
     Example:
         >>> model = build_gpt(vocab_size=20, preset="nano", seed=0)
     """
     p = PRESETS[preset] if isinstance(preset, str) else preset
     config = GPT2Config(vocab_size=vocab_size, n_positions=p.n_positions, n_embd=p.n_embd, n_layer=p.n_layer,
-                        n_head=p.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+                        n_head=p.n_head, activation_function=FAST_GELU, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
                         pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id)
     state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # transformers initialises from the global generator; restore it afterwards

@@ -38,11 +38,14 @@ def load_checkpoint(name: str, root: Path = CHECKPOINTS):
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
     from transformers.utils import logging as hf_logging
 
+    from rlcourse.lm.models import FAST_GELU
+
     hf_logging.disable_progress_bar()  # its bars go to stderr, which nbgrader would score as an error
     folder = Path(root) / name
     if not (folder / "meta.json").exists():
         raise FileNotFoundError(f"no checkpoint {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
-    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True).float().eval()  # some are stored in float16
+    model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True,  # the same GELU, fused (models.FAST_GELU)
+                                            activation_function=FAST_GELU).float().eval()  # some are stored in float16
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
     tokenizer.padding_side = "left"
     return model, tokenizer, json.loads((folder / "meta.json").read_text())
