@@ -72,22 +72,22 @@ def _root(node) -> str | None:
 
 
 def _top_level_nodes(node):
-    """The nodes of a statement that run when it runs (not the bodies of functions, classes and lambdas)."""
+    """The nodes of a statement that run when it runs (not the bodies of functions, classes and lambdas,
+    the statement's own included)."""
     stack = [node]
     while stack:
         item = stack.pop()
         yield item
-        for child in ast.iter_child_nodes(item):
-            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-                # decorators, defaults and bases run; the body does not
-                extra = [*child.decorator_list] if not isinstance(child, ast.Lambda) else []
-                if isinstance(child, ast.ClassDef):
-                    extra += [*child.bases, *(k.value for k in child.keywords)]
-                elif not isinstance(child, ast.ClassDef):
-                    extra += [*child.args.defaults, *(d for d in child.args.kw_defaults if d is not None)]
-                stack.extend(extra)
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            # decorators, defaults and bases run; the body does not
+            if not isinstance(item, ast.Lambda):
+                stack.extend(item.decorator_list)
+            if isinstance(item, ast.ClassDef):
+                stack.extend([*item.bases, *(k.value for k in item.keywords)])
             else:
-                stack.append(child)
+                stack.extend([*item.args.defaults, *(d for d in item.args.kw_defaults if d is not None)])
+        else:
+            stack.extend(ast.iter_child_nodes(item))
 
 
 def _changes(node) -> tuple[frozenset, frozenset, frozenset]:

@@ -63,7 +63,8 @@ def test_the_plan_keeps_statements_that_change_what_it_reads():
     setup = ("import random\nimport numpy as np\ncfg = Config()\nd = {}\nxs = []\nys = [3, 1, 2]\n"
              "unused = [1]")
     changes = ("cfg.lr = 0.1\nd[0] = 1\nxs.append(3)\nrandom.shuffle(ys)\nnp.random.seed(0)\n"
-               "x = np.zeros(3)\nunused.append(2)\nprint(len(xs))\nmean = np.mean(ys)")
+               "x = np.zeros(3)\nunused.append(2)\nprint(len(xs))\nmean = np.mean(ys)\n"
+               "def helper():\n    xs.append(4)\n")  # a body runs when called: defining helper changes nothing
     answer = "def answer(v):\n    return cfg.lr * v + d[0] + sum(xs) + ys[0] + np.random.rand()"
     cells = [nbformat.v4.new_code_cell(src) for src in (setup, changes, answer)]
     kept = dict(plan(cells, {setup, changes}))
