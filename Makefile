@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/.venv/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 book: install release           ## install everything and build the book into _build/html
-	.venv/bin/jupyter-book build --all -W -n --keep-going .
+	$(PY) -m autograde book       # pages executed in parallel first, then jupyter-book build --all -W -n --keep-going .
 
 test: install-test browser sandbox release  ## install what the tests need and run them (one worker per test file)
 	$(PY) -m pytest -n 2 --dist loadfile

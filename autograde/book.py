@@ -1,15 +1,44 @@
-"""The book's executed pages, found on disk: each chapter's notebook (its nbgrader assignment) and its
-pages without exercises (MyST notebooks, ``book/<chapter>/<name>.md``). A page carries its own
-settings in its notebook metadata, under ``rlcourse``:
+"""The book's executed pages, and building the book with its pages executed in parallel.
+
+    python -m autograde book [--jobs N]     # what `make book` runs
+
+The pages are each chapter's notebook (its nbgrader assignment) and its pages without exercises
+(MyST notebooks, ``book/<chapter>/<name>.md``). A page carries its own settings in its notebook
+metadata, under ``rlcourse``:
 
     budget_s: seconds the page may take to execute on 2 CPU cores when the book is built
+
+Jupyter Book 1 executes the pages one after another. ``book`` first empties Jupyter Book's execution
+cache (``_build/.jupyter_cache``, jupyter-cache), executes every page into it, ``--jobs`` at a time
+(default: one per CPU core; each kernel then gets one thread, so the cores are not oversubscribed),
+the longest-budgeted first, printing each page as it finishes, and then runs the build, which finds
+every page executed. Every page is still executed by the build that shows it: the cache is trusted
+only for the code it was filled with, once. ``_ext/fresh_execution.py`` empties it at the start of
+any build that does not find the stamp this command writes (a plain ``jupyter-book build``, changed
+code in ``rlcourse/``) and deletes the stamp when the build ends. A page that fails here is left out
+of the cache, so the build executes it again and fails on it with its traceback.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from autograde.spec import REPO
+
+CACHE = REPO / "_build" / ".jupyter_cache"
+"""Jupyter Book's execution cache (its default place, myst-nb's ``nb_execution_cache_path``)."""
+STAMP = "rlcourse-executed.json"
+"""Written into the cache by :func:`execute_pages`; read and deleted by ``_ext/fresh_execution.py``."""
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def pages() -> dict[str, Path]:
@@ -28,3 +57,81 @@ def page_settings(path: Path) -> dict:
 
     nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
     return dict(nb.metadata.get("rlcourse", {}))
+
+
+def code_digest(repo: Path = REPO) -> str:
+    """Digest of what a page's outputs depend on besides its own cells: the support package (code and
+    shipped checkpoints) and the pinned versions. The cache keys each page by its cells already."""
+    h = hashlib.sha256()
+    files = sorted(p for p in (repo / "rlcourse").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in files + [repo / "requirements.txt"]:
+        h.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _read_data(path: Path) -> dict:
+    """How jupyter-cache reads a page: as myst-nb reads it for the build, so the two hash alike."""
+    if path.suffix == ".md":
+        return {"type": "plugin", "name": "myst_nb_md"}
+    return {"type": "plugin", "name": "nbformat"}
+
+
+def _execute_one(cache_path: str, pk: int, timeout: int) -> tuple[int, float, str | None]:
+    """Execute one page of the cache's project and cache its outputs: (pk, seconds, error or None)."""
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors.utils import create_cache_bundle, single_nb_execution
+
+    cache = get_cache(cache_path)
+    project_nb = cache.get_project_notebook(pk)
+    result = single_nb_execution(project_nb.nb, cwd=str(Path(project_nb.uri).parent), timeout=timeout,
+                                 allow_errors=False)
+    if result.err is not None:
+        return pk, result.time, result.exc_string or repr(result.err)
+    cache.cache_notebook_bundle(create_cache_bundle(project_nb, result.cwd, None, result.time, None),
+                                check_validity=False, overwrite=True)
+    return pk, result.time, None
+
+
+def execute_pages(jobs: int | None = None, cache_path: Path = CACHE, timeout: int = 300,
+                  selected: dict[str, Path] | None = None, log=print) -> dict[str, str]:
+    """Empty the execution cache and execute every page into it, ``jobs`` at a time; returns
+    ``{page: error}`` for the pages that failed (empty when all ran)."""
+    from jupyter_cache import get_cache
+
+    selected = pages() if selected is None else selected
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(selected)))
+    if jobs > 1:
+        for name in ONE_THREAD:  # the kernels inherit it; a grader's or user's own setting wins
+            os.environ.setdefault(name, "1")
+    shutil.rmtree(cache_path, ignore_errors=True)
+    cache = get_cache(str(cache_path))
+    order = sorted(selected, key=lambda k: -(page_settings(selected[k]).get("budget_s") or 0))  # longest first
+    records = {cache.add_nb_to_project(str(selected[k]), read_data=_read_data(selected[k])).pk: k for k in order}
+    log(f"executing {len(records)} pages, {jobs} at a time")
+    failed, start = {}, time.perf_counter()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_execute_one, str(cache_path), pk, timeout) for pk in records]
+        for done, future in enumerate(as_completed(futures), 1):
+            pk, seconds, error = future.result()
+            page = records[pk]
+            if error is not None:
+                failed[page] = error
+            log(f"[{done:2d}/{len(records)}] {page:<40} {seconds:6.1f} s{'   FAILED' if error else ''}", flush=True)
+    log(f"all pages executed in {time.perf_counter() - start:.0f} s")
+    (cache_path / STAMP).write_text(json.dumps({"digest": code_digest()}))
+    return failed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograde book", description="Execute every page in "
+                                     "parallel, then build the book into _build/html (as `make book` does).")
+    parser.add_argument("--jobs", type=int, default=None, help="pages executed at once (default: CPU cores)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    failed = execute_pages(args.jobs)
+    for page, error in failed.items():
+        print(f"\n{page} failed (the build will execute it again and report it):\n{error[-3000:]}")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    rc = subprocess.call([str(jb), "build", "--all", "-W", "-n", "--keep-going", str(REPO)], cwd=REPO)
+    print(f"book built in {time.perf_counter() - start:.0f} s" if rc == 0 else f"book build failed (exit {rc})")
+    return rc

@@ -17,6 +17,7 @@ import jupytext
 import nbformat
 import pytest
 
+from autograde.book import pages
 from autograde.specs import CHAPTERS
 from autograde.sync import split_function
 from tests.conftest import OTHER_KERNELS, PACKED_HIDDEN_CASES, REPO
@@ -32,10 +33,13 @@ def html() -> Path:
         return REPO / "_build" / "html"
     proc = subprocess.run([sys.executable, "-m", "autograde", "release"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, f"releasing the student notebooks failed:\n{proc.stdout}\n{proc.stderr}"
-    jb = Path(sys.executable).parent / "jupyter-book"
-    proc = subprocess.run([str(jb), "build", "--all", "-W", "-n", "--keep-going", "."],
+    proc = subprocess.run([sys.executable, "-m", "autograde", "book"],  # what `make book` runs
                           cwd=REPO, capture_output=True, text=True, env={**os.environ, **OTHER_KERNELS})
     assert proc.returncode == 0, f"book build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
+    executed = re.findall(r"\[\s*\d+/(\d+)\] (\S+)\s+[\d.]+ s$", proc.stdout, re.M)
+    assert len(executed) == len(pages()) == int(executed[0][0]), proc.stdout[-3000:]
+    assert "Executing notebook" not in proc.stdout + proc.stderr, "the build executed a page the parallel run had run"
+    assert proc.stdout.count("Using cached notebook") == len(pages())
     return REPO / "_build" / "html"
 
 
