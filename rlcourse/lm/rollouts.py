@@ -14,7 +14,8 @@ from rlcourse.lm.decoding import generate
 class Rollouts:
     """``N`` prompts with ``K`` sampled completions each, ``B = N * K`` rows, prompt after prompt.
 
-    A row is the left-padded prompt followed by its completion (right-padded after ``<|eos|>``).
+    A row is the left-padded prompt followed by its completion (right-padded after ``<|eos|>``); the
+    completions' part is as wide as the longest completion of the batch.
     """
 
     input_ids: torch.Tensor
@@ -62,6 +63,8 @@ def sample_groups(model, tokenizer, questions: list[str], group_size: int, max_n
     # A completion's tokens: everything up to and including its first <|eos|> (all of it if none).
     after_eos = torch.cumsum((new == eos).long(), dim=1) - (new == eos).long() > 0  # strictly after the eos
     completion = (~after_eos).long()
+    width = int(completion.sum(dim=1).max())  # columns that hold no row's completion are padding only:
+    new, completion = new[:, :width], completion[:, :width]  # every pass over the batch skips them
     input_ids = torch.cat([enc["input_ids"], new], dim=1)
     attention_mask = torch.cat([enc["attention_mask"], completion], dim=1)
     mask = torch.cat([torch.zeros_like(enc["input_ids"]), completion], dim=1)
