@@ -1,7 +1,7 @@
 """Chapter 6's references and machinery behave as the text says (properties, not stored values)."""
 
 import math
-from itertools import combinations
+from itertools import combinations, product
 
 import numpy as np
 import pytest
@@ -13,7 +13,8 @@ from rlcourse.lm.checkpoints import load_checkpoint, load_reward_model
 from rlcourse.lm.dpo import DPOConfig, sequence_logprobs, train_dpo
 from rlcourse.lm.ppo import PPOConfig, best_of_n_kl, evaluate_policy, explained_variance, train_ppo
 from rlcourse.lm.reward_model import Comparison, encode_replies, pairwise_accuracy
-from rlcourse.reference.ch06_rlhf import clipped_value_loss, dpo_loss, gae, ptx_loss, ranking_loss, shaped_rewards
+from rlcourse.reference.ch06_rlhf import (best_of_n_kl_exact, clipped_value_loss, dpo_loss, gae, ptx_loss, ranking_loss,
+                                         shaped_rewards)
 from solutions.ch06_rlhf import kl_optimal_policy
 
 
@@ -147,3 +148,43 @@ def test_best_of_n_kl_and_explained_variance():
     ret = torch.tensor([[1.0, 2.0, 3.0]])
     assert explained_variance(ret, ret, torch.ones(1, 3)) == 1.0
     assert explained_variance(torch.zeros(1, 3) + 2.0, ret, torch.ones(1, 3)) == pytest.approx(0.0)
+
+
+def test_best_of_n_kl_exact_matches_enumerating_every_draw():
+    probs = torch.tensor([0.1, 0.3, 0.2, 0.4], dtype=torch.float64)
+    scores = torch.tensor([1.0, 0.0, 1.0, 2.0], dtype=torch.float64)  # outcomes 0 and 2 tie
+    for n in (1, 2, 3, 4):
+        p_bon = np.zeros(4)
+        for draws in product(range(4), repeat=n):  # every sequence of n draws, and its chance
+            chance = np.prod([probs[a].item() for a in draws])
+            top = max(scores[a].item() for a in draws)
+            tied = [a for a in draws if scores[a].item() == top]
+            for a in tied:  # one of the tied draws, uniformly at random
+                p_bon[a] += chance / len(tied)
+        kl = float(np.sum(p_bon * np.log(p_bon / probs.numpy())))
+        assert best_of_n_kl_exact(probs, scores, n) == pytest.approx(kl, rel=1e-9, abs=1e-12)
+
+
+def test_best_of_n_kl_exact_against_the_bound_and_its_limits():
+    A = 100_000  # very many equiprobable outcomes, all scored differently: the bound is reached
+    uniform, ranks = torch.full((A,), 1 / A, dtype=torch.float64), torch.arange(A, dtype=torch.float64)
+    for n in (2, 8, 64):
+        assert best_of_n_kl_exact(uniform, ranks, n) == pytest.approx(best_of_n_kl(n), rel=1e-3)
+    gen = torch.Generator().manual_seed(6)
+    ns = range(1, 41)
+    for _ in range(20):
+        A = int(torch.randint(1, 30, (1,), generator=gen))
+        probs = torch.softmax(2 * torch.randn(A, generator=gen, dtype=torch.float64), 0)
+        scores = torch.randint(0, 5, (A,), generator=gen).double()
+        kls = np.array([best_of_n_kl_exact(probs, scores, n) for n in ns])
+        assert kls[0] == pytest.approx(0.0, abs=1e-12)  # best-of-1 is pi itself
+        assert np.all(kls <= np.array([best_of_n_kl(n) for n in ns]) + 1e-9)  # never above the bound
+        assert np.all(np.diff(kls) >= -1e-12)  # more draws, further from pi
+        assert best_of_n_kl_exact(probs, torch.zeros(A, dtype=torch.float64), 17) == pytest.approx(0.0, abs=1e-12)
+        # splitting an outcome into two that score the same (a duplicated reply) changes nothing
+        split_p = torch.cat([probs, probs[:1] / 2])
+        split_p[0] /= 2
+        split = best_of_n_kl_exact(split_p, torch.cat([scores, scores[:1]]), 9)
+        assert split == pytest.approx(best_of_n_kl_exact(probs, scores, 9), rel=1e-9, abs=1e-12)
+    rare = torch.tensor([1e-3, 0.5 - 1e-3, 0.5], dtype=torch.float64)  # F^n underflows for the rarest outcome
+    assert math.isfinite(best_of_n_kl_exact(rare, torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64), 500))

@@ -1,5 +1,7 @@
 """Exercises of Chapter 6: cases, points and the plausible mistakes each check must catch."""
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -171,6 +173,36 @@ def _opt_minus(ref_probs, rewards, beta):
     return torch.softmax(torch.log(ref_probs) - rewards / beta, dim=-1)
 
 
+def _bon_variant(probs, scores, n, tie="level", mass="difference", direction="forward", log=torch.log, order=1.0,
+                 zero_safe=True):
+    """best_of_n_kl_exact with one thing done differently."""
+    if tie in ("level", "whole"):  # the reference: outcomes that score the same form one level
+        levels, level = torch.unique(order * scores, return_inverse=True)
+        p = torch.zeros(len(levels), dtype=probs.dtype).index_add_(0, level, probs)
+    else:  # each outcome its own level, tied ones ordered by their position
+        idx = torch.sort(order * scores, stable=True).indices
+        p = probs[idx]
+    at_most = torch.cumsum(p, dim=0)
+    below = torch.cat([at_most.new_zeros(1), at_most[:-1]])
+    if mass == "cdf":
+        p_bon = at_most ** n
+    elif mass == "density":
+        p_bon = n * p * at_most ** (n - 1)
+    else:
+        p_bon = at_most ** n - below ** n
+    if tie == "whole":  # every tied outcome gets the whole level's chance
+        p_bon, p = p_bon[level], probs
+    if direction == "reverse":
+        return float((p * log(p / p_bon)).sum())
+    if zero_safe:
+        return float(torch.where(p_bon > 0, p_bon * log(p_bon / p), torch.zeros_like(p)).sum())
+    return float((p_bon * log(p_bon / p)).sum())
+
+
+def _bon_bound(probs, scores, n):
+    return math.log(n) - (n - 1) / n
+
+
 # ----- cases ------------------------------------------------------------------------------------
 def _rank_case(seed, ks, scale=1.0):
     """N prompts with ks[i] replies each (padded to max K), random scores and a random ranking."""
@@ -234,6 +266,30 @@ def _opt_case(seed, shape, scale=1.0, beta=0.5):
     gen = torch.Generator().manual_seed(seed)
     ref_probs = torch.softmax(torch.randn(*shape, generator=gen), dim=-1)
     return dict(ref_probs=ref_probs, rewards=scale * torch.randn(*shape, generator=gen), beta=beta)
+
+
+def _bon_case(seed, A, n, levels=None, zipf=0.0):
+    """A outcomes with random probabilities (Zipf-like when zipf > 0); scores drawn from `levels`
+    values (ties) or all distinct."""
+    gen = torch.Generator().manual_seed(seed)
+    weights = torch.rand(A, generator=gen, dtype=torch.float64) + 0.05
+    if zipf:
+        weights = weights * torch.arange(1, A + 1, dtype=torch.float64) ** -zipf
+    if levels:
+        scores = torch.randint(0, levels, (A,), generator=gen).double() / 4
+    else:
+        scores = torch.round(torch.randn(A, generator=gen, dtype=torch.float64) * 1000) / 1000
+    return dict(probs=weights / weights.sum(), scores=scores, n=n)
+
+
+def _bon_samples_case(seed, N, A, n, levels):
+    """What a page measures: N samples of a Zipf-like policy over A replies, duplicates merged."""
+    gen = torch.Generator().manual_seed(seed)
+    pi = torch.arange(1, A + 1, dtype=torch.float64) ** -1.0
+    counts = torch.bincount(torch.multinomial(pi / pi.sum(), N, replacement=True, generator=gen), minlength=A)
+    seen = counts > 0
+    scores = torch.randint(0, levels, (A,), generator=gen).double() / 8
+    return dict(probs=counts[seen].double() / N, scores=scores[seen], n=n)
 
 
 CHAPTER = Chapter(
@@ -415,6 +471,51 @@ CHAPTER = Chapter(
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=shared.best_of_n_kl_exact,
+            visible=[dict(probs=torch.tensor([0.5, 0.5], dtype=torch.float64),
+                          scores=torch.tensor([0.0, 1.0], dtype=torch.float64), n=2),
+                     dict(probs=torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64),
+                          scores=torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64), n=4),
+                     dict(probs=torch.tensor([0.1, 0.4, 0.2, 0.3], dtype=torch.float64),
+                          scores=torch.tensor([2.0, -1.0, 0.5, 0.5], dtype=torch.float64), n=3),
+                     _bon_case(0, A=8, n=5, levels=4),
+                     _bon_samples_case(1, N=256, A=60, n=256, levels=40)],
+            hidden=[_bon_case(1, A=12, n=1, levels=3), _bon_case(2, A=30, n=7, levels=6),
+                    _bon_case(3, A=400, n=16), _bon_case(4, A=50, n=100, zipf=1.5),
+                    _bon_samples_case(5, N=256, A=200, n=256, levels=100),
+                    _bon_samples_case(6, N=128, A=20, n=128, levels=3)],
+            mistakes=[
+                Mistake("analytic_bound", "this is log n - (n - 1) / n, the value Gao et al. use: an upper bound "
+                        "that only a policy spread over very many outcomes, all with different scores, reaches. "
+                        "Compute the KL of the distribution that best-of-n has on these outcomes.", _bon_bound),
+                Mistake("ties_ordered", "outcomes with equal scores are ranked as if one beat the other (by their "
+                        "position); best-of-n cannot tell them apart: among tied draws it picks one at random, "
+                        "so outcomes that score the same act as one outcome.", variant(_bon_variant, tie="order")),
+                Mistake("ties_counted_whole", "each of the outcomes that share a score gets the whole chance that "
+                        "the best draw scores that much; they share it, in proportion to their probabilities "
+                        "(best-of-n's probabilities must sum to 1).", variant(_bon_variant, tie="whole")),
+                Mistake("cdf_not_differenced", "F(s)^n, with F the distribution function of the score, is the "
+                        "chance that the best of n draws scores at most s, not exactly s.",
+                        variant(_bon_variant, mass="cdf")),
+                Mistake("continuous_density", "n F^(n-1) p is the density of the maximum of n draws of a "
+                        "continuous score; with discrete outcomes its values are not a distribution (they do "
+                        "not sum to 1).", variant(_bon_variant, mass="density")),
+                Mistake("worst_of_n", "the scores are ordered the wrong way round: this is the KL of "
+                        "worst-of-n, which keeps the lowest-scored draw.", variant(_bon_variant, order=-1.0)),
+                Mistake("reverse_kl", "this is KL(pi || pi_bon), the other direction; how far best-of-n moves "
+                        "from pi is KL(pi_bon || pi), the expectation under best-of-n of log(pi_bon / pi), the "
+                        "direction of PPO's KL penalty.", variant(_bon_variant, direction="reverse")),
+                Mistake("bits_not_nats", "the KL is in bits (log base 2); the course measures KL in nats "
+                        "(the natural log), as log n - (n - 1) / n does.", variant(_bon_variant, log=torch.log2)),
+                Mistake("nan_for_unreached_outcomes", "a low-scored outcome that n draws almost never leave at "
+                        "the top has best-of-n probability 0 in floating point (F^n underflows), and 0 * log 0 is "
+                        "nan; such a term adds 0 to the KL (torch.xlogy computes x * log y with 0 where x is 0).",
+                        variant(_bon_variant, zero_safe=False)),
+            ],
+            points=(1, 1),
+            rtol=1e-6, atol=1e-9,
         ),
     ],
 )

@@ -237,7 +237,13 @@ def _subset(ro, rows: torch.Tensor):
 
 
 def best_of_n_kl(n: int) -> float:
-    """KL(best-of-n || pi) of best-of-n sampling, ``log n - (n - 1) / n`` (an upper bound; Beirami et al., 2024)."""
+    """``log n - (n - 1) / n``: the KL(best-of-n || pi) that Gao et al. (2022) use for best-of-n sampling.
+
+    Beirami et al. (2024) show it is an upper bound, reached only when ``pi`` spreads over very many
+    outcomes that all score differently; ties and repeated replies keep the true KL below it.
+    :func:`rlcourse.reference.ch06_rlhf.best_of_n_kl_exact` computes the exact value for a finite
+    distribution (Exercise 6.8).
+    """
     return math.log(n) - (n - 1) / n
 
 

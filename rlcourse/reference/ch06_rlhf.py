@@ -189,3 +189,43 @@ def dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
     implicit_w = beta * (logp_w - ref_logp_w)  # (B,)
     implicit_l = beta * (logp_l - ref_logp_l)
     return -F.logsigmoid(implicit_w - implicit_l).mean()
+
+
+def best_of_n_kl_exact(probs, scores, n):
+    """The KL divergence of best-of-``n`` sampling from the policy it samples, computed exactly.
+
+    A policy ``pi`` gives outcome ``a`` (a reply) the probability ``probs[a]``; a reward model gives
+    it the score ``scores[a]``. Best-of-``n`` draws ``n`` outcomes from ``pi`` independently and
+    returns the draw with the highest score; when several draws share the highest score, it returns
+    one of those draws picked uniformly at random (so it cannot prefer one of two outcomes that score
+    the same). Return ``KL(pi_bon || pi)``, in nats, where ``pi_bon`` is the distribution of what
+    best-of-``n`` returns.
+
+    Derive ``pi_bon`` on paper first (the chance that all ``n`` draws score at most ``s`` is a good
+    place to start), then its KL from ``pi``. Use your result to predict the examples below before you
+    run them, and check it against ``log n - (n - 1) / n``, the value Gao et al. use: when does your
+    answer reach it? The answer must stay finite when ``n`` is in the hundreds and some outcomes are
+    rare.
+
+    Args:
+        probs: (A,) float tensor, the probability of each outcome under ``pi`` (all > 0, summing to 1).
+        scores: (A,) float tensor, each outcome's score; outcomes may share a score.
+        n: the number of draws (>= 1).
+
+    Returns:
+        float, ``KL(pi_bon || pi)`` in nats.
+
+    Example:
+        >>> best_of_n_kl_exact(torch.tensor([0.25, 0.75]), torch.tensor([0.0, 0.0]), 8)  # a tie
+        0.0
+        >>> round(best_of_n_kl_exact(torch.tensor([0.5, 0.5]), torch.tensor([0.0, 1.0]), 2), 4)
+        0.1308
+    """
+    levels, level = torch.unique(scores, return_inverse=True)  # ascending score levels; each outcome's level
+    p_level = torch.zeros(len(levels), dtype=probs.dtype).index_add_(0, level, probs)  # (L,) P(score = s)
+    at_most = torch.cumsum(p_level, dim=0)  # (L,) P(score <= s)
+    below = torch.cat([at_most.new_zeros(1), at_most[:-1]])  # (L,) P(score < s)
+    p_bon = at_most ** n - below ** n  # (L,) P(the best of n draws scores s)
+    # Within a level best-of-n keeps pi's proportions (a tie goes to a random draw), so the KL is the
+    # KL between the two distributions over levels; xlogy makes a level that n draws never reach add 0.
+    return float(torch.xlogy(p_bon, p_bon / p_level).sum())
