@@ -37,3 +37,33 @@ def majority_vote_accuracy(probs, n):
         if counts[0] == top:
             total += chance / counts.count(top)  # a tie is broken uniformly at random
     return float(total)
+
+
+def labeler_agreement(gaps, noise):
+    """How often a noisy labeler agrees with the gold preference, and how often two such labelers agree.
+
+    Each pair of replies has a gold-reward gap ``gaps[i] = g(A) - g(B)``. A labeler (Chapter 6's
+    simulated people) prefers A with the Bradley-Terry probability ``sigmoid(gaps[i] / noise)``, and
+    labelers decide independently of each other. Return the expected agreement with the gold
+    preference, over the pairs the gold preference decides (``gaps[i] != 0``; a pair it rates equal
+    has no right answer), and the expected agreement of two labelers on the same pair, over all
+    pairs (two labelers label every pair, ties included). Think about pairs of different difficulty.
+
+    Args:
+        gaps: (B,) float tensor of gold-reward gaps, at least one of them not 0.
+        noise: the labelers' noise scale (> 0), in units of gold reward.
+
+    Returns:
+        (agreement with the gold preference, agreement of two labelers), two floats.
+
+    Example:
+        >>> [round(a, 4) for a in labeler_agreement(torch.tensor([0.0, 1.0, -2.0]), 2.0)]
+        [0.6768, 0.5456]
+    """
+    import torch
+
+    p = torch.sigmoid(gaps / noise)  # (B,) P(the labeler prefers A)
+    decided = gaps != 0
+    with_gold = torch.where(gaps > 0, p, 1 - p)[decided].mean()  # picks the reply the gold prefers
+    each_other = (p ** 2 + (1 - p) ** 2).mean()  # both pick A, or both pick B
+    return float(with_gold), float(each_other)

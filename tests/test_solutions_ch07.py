@@ -8,13 +8,14 @@ import torch
 
 from rlcourse import verifiers
 from rlcourse.lm import constitution
-from rlcourse.lm.ai_feedback import JudgeConfig, first_is_better, train_judge
+from rlcourse.lm.ai_feedback import JudgeConfig, ai_comparisons, first_is_better, train_judge
 from rlcourse.lm.checkpoints import load_checkpoint
 from rlcourse.lm.preferences import RUDE, gold_reward, prompts
-from rlcourse.lm.reward_model import Comparison
+from rlcourse.lm.reward_model import Comparison, RewardModelConfig, score_replies, train_reward_model
+from rlcourse.reference.ch06_rlhf import ranking_loss
 from rlcourse.reference.ch07_beyond_rlhf import (best_of_n, debiased_preference, first_error_labels, majority_vote,
-                                                 prm_score)
-from solutions.ch07_beyond_rlhf import majority_vote_accuracy
+                                                 prm_score, soft_preference_loss)
+from solutions.ch07_beyond_rlhf import labeler_agreement, majority_vote_accuracy
 
 
 def test_debiased_preference_does_not_depend_on_the_order_asked():
@@ -25,6 +26,56 @@ def test_debiased_preference_does_not_depend_on_the_order_asked():
     d, delta = torch.linspace(-3, 3, 13), 0.7  # a judge with a pure lean delta towards the first slot
     unbiased = debiased_preference(torch.sigmoid(d + delta), torch.sigmoid(-d + delta))
     assert torch.allclose(unbiased, 1 - unbiased.flip(0), atol=1e-6) and torch.all(torch.diff(unbiased) > 0)
+
+
+def test_soft_preference_loss_is_a_cross_entropy_minimised_at_the_label():
+    gen = torch.Generator().manual_seed(4)
+    rewards, p = torch.randn(40, 2, generator=gen) * 3, torch.rand(40, generator=gen)
+    loss = soft_preference_loss(rewards, p)
+    swapped = soft_preference_loss(rewards.flip(1), 1 - p)  # B and A swap places, the label with them
+    assert torch.allclose(loss, swapped, atol=1e-6)
+    hard = (p > 0.5).float()  # at p in {0, 1} it is Chapter 6's loss on the hard label
+    winner_first = torch.where(hard[:, None] > 0, rewards, rewards.flip(1))
+    assert torch.allclose(soft_preference_loss(rewards, hard), ranking_loss(winner_first, torch.tensor([[0, 1]] * 40)))
+    for label in (0.1, 0.5, 0.8):  # minimised over the margin where sigmoid(margin) = p
+        margin = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([margin], lr=2.0)
+        for _ in range(300):
+            opt.zero_grad()
+            soft_preference_loss(torch.stack([margin, torch.zeros(1)], dim=1), torch.tensor([label])).backward()
+            opt.step()
+        assert margin.item() == pytest.approx(float(torch.logit(torch.tensor(label))), abs=1e-3)
+    big = soft_preference_loss(torch.tensor([[200.0, 0.0], [0.0, 200.0]]), torch.tensor([0.0, 1.0]))
+    assert torch.isfinite(big) and big.item() == pytest.approx(200.0)  # stable for any margin
+
+
+def test_labeler_agreement_matches_simulated_labelers():
+    rng = np.random.default_rng(5)
+    gaps = np.round(rng.normal(size=400) * 1.5 * 4) / 4  # some ties
+    noise = 0.85
+    with_gold, each_other = labeler_agreement(torch.tensor(gaps), noise)
+    picks_a = rng.random((2, 20, 400)) < 1 / (1 + np.exp(-gaps / noise))  # two labelers, 20 rounds
+    decided = gaps != 0
+    assert with_gold == pytest.approx(float((picks_a[0] == (gaps > 0))[:, decided].mean()), abs=0.01)
+    assert each_other == pytest.approx(float((picks_a[0] == picks_a[1]).mean()), abs=0.01)
+    assert with_gold > each_other  # people who agree 73% of the time are each right more often
+    assert each_other >= with_gold ** 2 + (1 - with_gold) ** 2 - 0.01  # not from the average accuracy
+    assert labeler_agreement(torch.tensor([1e-9, 30.0]), 0.1) == pytest.approx((0.75, 0.75), abs=1e-6)
+    assert labeler_agreement(torch.tensor([2.0, -2.0]), 1.0) == labeler_agreement(torch.tensor([-2.0, 2.0]), 1.0)
+
+
+def test_soft_labels_train_a_reward_model():
+    sft, tokenizer, _ = load_checkpoint("replies-sft")
+    pairs = [Comparison("brief river", ["water boats .", "stupid ."], [0, 1])] * 32
+    with pytest.raises(ValueError):
+        train_reward_model(sft, tokenizer, pairs[:1] + ai_comparisons(pairs[1:], torch.full((31,), 0.9), soft=True),
+                           RewardModelConfig())
+    for p in (0.9, 0.1):
+        soft = ai_comparisons(pairs, torch.full((32,), p), soft=True)
+        assert soft[0].p == pytest.approx(p) and soft[0].ranking == ([0, 1] if p > 0.5 else [1, 0])
+        rm, history = train_reward_model(sft, tokenizer, soft, RewardModelConfig(lr=1e-3, epochs=3))
+        a, b = score_replies(rm, tokenizer, ["brief river"] * 2, ["water boats .", "stupid ."])
+        assert (a - b > 0) == (p > 0.5) and history.loss[-1] < history.loss[0]
 
 
 def test_first_error_labels_stop_at_the_first_wrong_step():
@@ -137,3 +188,20 @@ def test_judge_learns_the_order_term_from_a_leaning_rater():
     assert (p_ab + p_ba).mean() > 1.05  # the first slot wins more than its share
     assert torch.allclose(debiased_preference(p_ab, p_ba) + debiased_preference(p_ba, p_ab), torch.ones(50))
     assert gold_reward("brief river", "water boats .") > gold_reward("brief river", "stupid .")
+
+
+def test_constitution_restraint_never_prefers_saying_more_and_engage_is_relevance():
+    from rlcourse.lm.preferences import gold_traits
+
+    rng = np.random.default_rng(0)
+    vocab = sorted({w for ws in constitution.TOPIC_WORDS.values() for w in ws} | set(RUDE))
+    for prompt in prompts():
+        for _ in range(20):
+            words = list(rng.choice(vocab, size=int(rng.integers(1, 8)))) + ["."]
+            reply = " ".join(words)
+            # an empty reply breaks no principle of restraint: restraint alone can reward saying nothing
+            assert all(p.breaches(prompt, ["."]) <= p.breaches(prompt, words) for p in constitution.CONSTITUTION)
+            # the engagement principle is the gold preference's relevance term, read backwards
+            assert constitution.ENGAGE.breaches(prompt, words) == 2 - gold_traits(prompt, reply).relevance
+            evasive = constitution.harm_report([prompt], [reply])["evasive"]
+            assert evasive == (constitution.ENGAGE.breaches(prompt, words) == 2)

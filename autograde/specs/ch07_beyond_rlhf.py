@@ -4,6 +4,7 @@ from itertools import product
 from math import comb, factorial
 
 import torch
+import torch.nn.functional as F
 
 from autograde.spec import Chapter, Exercise, Mistake, variant
 from rlcourse.reference import ch07_beyond_rlhf as shared
@@ -26,6 +27,39 @@ def _pref_b_over_a(p_first_ab, p_first_ba):
 def _pref_odds_product(p_first_ab, p_first_ba):
     a, b = p_first_ab * (1.0 - p_first_ba), (1.0 - p_first_ab) * p_first_ba
     return a / (a + b)
+
+
+def _soft_variant(rewards, p, hard=False, sign=1.0, naive=False, reduce="mean", terms="both"):
+    margin = sign * (rewards[:, 0] - rewards[:, 1])
+    if hard:
+        p = (p >= 0.5).to(rewards.dtype)
+    logsig = (lambda x: torch.log(torch.sigmoid(x))) if naive else F.logsigmoid
+    if terms == "a_only":  # the (1 - p) term left out
+        per_pair = -p * logsig(margin)
+    elif terms == "winner_weighted":  # a hard label on the likelier reply, weighted by its probability
+        a_wins = p >= 0.5
+        per_pair = -torch.where(a_wins, p, 1 - p) * logsig(torch.where(a_wins, margin, -margin))
+    else:
+        per_pair = -(p * logsig(margin) + (1 - p) * logsig(-margin))
+    return per_pair.sum() if reduce == "sum" else per_pair.mean()
+
+
+def _agree_variant(gaps, noise, gold_ties="drop", pair_ties="keep", between="per_pair", signed=False, scale="divide"):
+    z = gaps * noise if scale == "multiply" else gaps / noise
+    p = torch.sigmoid(z)
+    right = p if signed else torch.where(gaps > 0, p, 1 - p)
+    decided = gaps != 0
+    with_gold = right[decided].mean() if gold_ties == "drop" else torch.where(decided, right, 0.5).mean()
+    keep = torch.ones_like(decided) if pair_ties == "keep" else decided
+    if between == "per_pair":
+        each_other = (p ** 2 + (1 - p) ** 2)[keep].mean()
+    elif between == "from_average":
+        each_other = with_gold ** 2 + (1 - with_gold) ** 2
+    elif between == "both_right":
+        each_other = (right ** 2)[keep].mean()
+    else:  # "accuracy": the agreement with the gold preference again
+        each_other = with_gold
+    return float(with_gold), float(each_other)
 
 
 def _labels_variant(correct, mask, after=-100, first=0, every=False, use_mask=True, ignore=-100):
@@ -122,6 +156,23 @@ def _pref_case(seed, B):
     return dict(p_first_ab=torch.rand(B, generator=gen), p_first_ba=torch.rand(B, generator=gen))
 
 
+def _soft_case(seed, B, scale=1.0, levels=None):
+    gen = torch.Generator().manual_seed(seed)
+    rewards = torch.round(scale * torch.randn(B, 2, generator=gen) * 100) / 100
+    p = torch.rand(B, generator=gen)
+    if levels is not None:  # labels at a few levels: 0, 1/2 and 1 occur
+        p = torch.round(p * levels) / levels
+    return dict(rewards=rewards, p=p)
+
+
+def _agree_case(seed, B, noise, ties=0.2, step=0.25):
+    gen = torch.Generator().manual_seed(seed)
+    gaps = torch.round(torch.randn(B, generator=gen) * 1.5 / step) * step  # gold gaps come in steps
+    gaps = torch.where(torch.rand(B, generator=gen) < ties, torch.zeros(B), gaps)
+    gaps[0] = step  # at least one pair the gold preference decides
+    return dict(gaps=gaps, noise=noise)
+
+
 def _labels_case(seed, lengths, S=6, p_wrong=0.3):
     gen = torch.Generator().manual_seed(seed)
     mask = torch.zeros(len(lengths), S)
@@ -172,6 +223,64 @@ CHAPTER = Chapter(
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
+        ),
+        Exercise(
+            reference=shared.soft_preference_loss,
+            visible=[dict(rewards=torch.tensor([[1.0, 0.0]]), p=torch.tensor([0.3])),
+                     dict(rewards=torch.tensor([[0.0, 2.0], [1.5, 0.5]]), p=torch.tensor([0.8, 0.3])),
+                     _soft_case(0, 6), dict(rewards=torch.tensor([[150.0, 0.0], [0.0, 150.0]]), p=torch.tensor([0.9, 0.0]))],
+            hidden=[_soft_case(1, 9, levels=2), _soft_case(2, 5, scale=80.0), _soft_case(3, 1),
+                    dict(rewards=torch.tensor([[3.0, -1.0], [-120.0, 40.0], [0.5, 0.5]]), p=torch.tensor([1.0, 0.25, 0.6]))],
+            mistakes=[
+                Mistake("hard_label", "the label is thresholded at 1/2 before the loss; the point of a soft label is "
+                        "to keep the labeler's confidence: use p itself.", variant(_soft_variant, hard=True)),
+                Mistake("swapped_sign", "the margin is r(B) - r(A); p is the probability that A is better, so "
+                        "it multiplies log sigmoid(r(A) - r(B)).", variant(_soft_variant, sign=-1.0)),
+                Mistake("naive_log_sigmoid", "log(sigmoid(m)) underflows to log(0) = -inf for a large negative "
+                        "margin; use torch.nn.functional.logsigmoid (or binary_cross_entropy_with_logits).",
+                        variant(_soft_variant, naive=True)),
+                Mistake("sum_not_mean", "the pairs' losses are summed; average them, so the loss (and the step "
+                        "size it calls for) does not grow with the batch.", variant(_soft_variant, reduce="sum")),
+                Mistake("missing_b_term", "only p log sigmoid(m) is kept; the label also says B is better with "
+                        "probability 1 - p, the term (1 - p) log sigmoid(-m).", variant(_soft_variant, terms="a_only")),
+                Mistake("confidence_weighted_hard_label", "the likelier reply is treated as the winner and its "
+                        "probability as a weight; the soft label is a target, not a weight: the loss is the "
+                        "cross-entropy between p and sigmoid(m), smallest at sigmoid(m) = p.",
+                        variant(_soft_variant, terms="winner_weighted")),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-6,
+            adapter="loss_and_grad_rewards",
+        ),
+        Exercise(
+            reference=ref.labeler_agreement,
+            visible=[dict(gaps=torch.tensor([0.0, 1.0, -2.0]), noise=2.0), dict(gaps=torch.tensor([2.0, -2.0, 0.5]), noise=0.5),
+                     _agree_case(0, 12, 0.85)],
+            hidden=[_agree_case(1, 30, 0.85), _agree_case(2, 8, 2.0, ties=0.4), _agree_case(3, 20, 0.3),
+                    dict(gaps=torch.tensor([-1.0]), noise=0.85)],
+            mistakes=[
+                Mistake("agreement_is_accuracy", "the labelers' agreement with each other is returned as their agreement "
+                        "with the gold; two labelers agree when both pick the better reply or both pick the worse: "
+                        "p^2 + (1 - p)^2 per pair.", variant(_agree_variant, between="accuracy")),
+                Mistake("both_right_only", "two labelers also agree when both are wrong: add (1 - p)^2 to p^2.",
+                        variant(_agree_variant, between="both_right")),
+                Mistake("from_average", "the labelers' agreement is computed from the average accuracy a, as "
+                        "a^2 + (1 - a)^2; pairs differ in difficulty, so compute p^2 + (1 - p)^2 for every pair "
+                        "and then average (an easy and a hard pair do not make two medium ones).",
+                        variant(_agree_variant, between="from_average")),
+                Mistake("gold_ties_counted", "pairs the gold preference rates equal (gap 0) are counted in the "
+                        "agreement with the gold; they have no right answer: leave them out of that average.",
+                        variant(_agree_variant, gold_ties="half")),
+                Mistake("pair_ties_dropped", "pairs with gap 0 are left out of the labelers' agreement; two labelers "
+                        "label those too, and agree on half of them by chance.", variant(_agree_variant, pair_ties="drop")),
+                Mistake("signed_gap", "sigmoid(gap / noise) is the chance that a labeler picks A; it agrees with the "
+                        "gold when it picks the reply with the higher gold reward, which is B when the gap is negative.",
+                        variant(_agree_variant, signed=True)),
+                Mistake("noise_multiplies", "the gap is multiplied by the noise scale; it is divided by it (more "
+                        "noise: probabilities closer to 1/2).", variant(_agree_variant, scale="multiply")),
+            ],
+            points=(1, 1),
+            rtol=1e-5, atol=1e-7,
         ),
         Exercise(
             reference=shared.first_error_labels,

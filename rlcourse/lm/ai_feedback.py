@@ -18,7 +18,9 @@ had to learn the task, the labels it needed are part of its cost.
 first reply they read: ``sigmoid((g_first - g_second) / label_scale + lean)``, with ``g`` the gold
 reward and ``lean`` a primacy effect (when two replies are close, the one read first tends to win).
 The judge learns the lean with the task (``delta``), so its verdict can change when the replies swap
-places. Large LLM labelers show such order effects without being taught them; here the cause is
+places. With ``sampled`` the judge sees one rater's verdict per pair instead of the probability, a
+label as noisy as one of Chapter 6's people gives (the control that shows what clean labels are
+worth). Large LLM labelers show such order effects without being taught them; here the cause is
 planted and known, so its removal can be measured.
 """
 
@@ -55,6 +57,9 @@ class JudgeConfig:
     """Gold-reward difference that moves the raters' probability by one logit (smaller: more decisive)."""
     lean: float = 1.0
     """The raters' lean towards the reply they read first, in logits (the source of the position bias)."""
+    sampled: bool = False
+    """``False``: the judge learns the raters' probability itself (a label free of noise); ``True``: one
+    verdict per pair, drawn from that probability, as one of Chapter 6's labelers gives."""
     epochs: int = 3
     """Passes over the labelled pairs."""
     lr: float = 3e-4
@@ -89,6 +94,8 @@ def train_judge(base_lm, tokenizer, pairs: list[tuple[str, str, str]], config: J
     second = [a if s else b for (_, a, b), s in zip(pairs, swap)]
     gap = torch.tensor([gold_reward(p, f) - gold_reward(p, s) for p, f, s in zip(prompts, first, second)])
     target = torch.sigmoid(gap / config.label_scale + config.lean)  # the raters' P(first better)
+    if config.sampled:  # one rater's verdict per pair
+        target = (torch.from_numpy(rng.random(len(pairs))) < target).to(target.dtype)
     firsts, seconds = encode_replies(tokenizer, prompts, first), encode_replies(tokenizer, prompts, second)
     judge = Judge(base_lm)
     optimizer = torch.optim.Adam([dict(params=judge.scorer.parameters()),
@@ -124,7 +131,8 @@ def first_is_better(judge: Judge, tokenizer, prompts: list[str], firsts: list[st
     return torch.cat(out)
 
 
-def ai_comparisons(comparisons: list[Comparison], p_a_better: torch.Tensor) -> list[Comparison]:
-    """The comparisons (two replies each) re-labelled: reply 0 wins where ``P(A better) >= 0.5``."""
-    return [Comparison(c.prompt, c.replies[:2], [0, 1] if p >= 0.5 else [1, 0])
+def ai_comparisons(comparisons: list[Comparison], p_a_better: torch.Tensor, soft: bool = False) -> list[Comparison]:
+    """The comparisons (two replies each) re-labelled: reply 0 wins where ``P(A better) >= 0.5``; with
+    ``soft``, the probability is kept as the comparison's soft label ``p`` too (Lee et al. train on it)."""
+    return [Comparison(c.prompt, c.replies[:2], [0, 1] if p >= 0.5 else [1, 0], p if soft else None)
             for c, p in zip(comparisons, p_a_better.tolist())]

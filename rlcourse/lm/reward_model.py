@@ -99,6 +99,9 @@ class Comparison:
     replies: list[str]
     ranking: list[int]
     """Indices into ``replies``, best first."""
+    p: float | None = None
+    """A soft label (two replies only, e.g. an AI labeler's, Chapter 7): the probability that ``replies[0]``
+    is the better reply; ``None`` for a ranking alone."""
 
     def pairs(self) -> list[tuple[int, int]]:
         """(winner, loser) index pairs, all C(K, 2) of them."""
@@ -153,10 +156,19 @@ def train_reward_model(sft_model, tokenizer, comparisons: list[Comparison], conf
                        on_epoch: Callable | None = None) -> tuple[ScalarModel, RewardModelHistory]:
     """A reward model trained on ``comparisons`` with ``loss_fn`` (default: Chapter 6's ``ranking_loss``).
 
-    ``on_epoch(epoch, rm)`` runs after every epoch (e.g. to measure held-out accuracy).
+    Comparisons with a soft label ``p`` (two replies each) are trained with ``loss_fn(rewards, p)``
+    instead (default: Chapter 7's ``soft_preference_loss``), ``rewards`` (N, 2) in the order of the
+    replies. ``on_epoch(epoch, rm)`` runs after every epoch (e.g. to measure held-out accuracy).
     """
     from rlcourse.reference.ch06_rlhf import ranking_loss
 
+    soft = any(c.p is not None for c in comparisons)
+    if soft:
+        from rlcourse.reference.ch07_beyond_rlhf import soft_preference_loss
+
+        if config.pairing != "prompt" or any(c.p is None or len(c.replies) != 2 for c in comparisons):
+            raise ValueError("soft labels need two replies and a label p on every comparison, and pairing='prompt'")
+        loss_fn = loss_fn or soft_preference_loss
     loss_fn = loss_fn or ranking_loss
     rm = ScalarModel(sft_model)
     optimizer = torch.optim.Adam(rm.parameters(), lr=config.lr)
@@ -187,7 +199,7 @@ def train_reward_model(sft_model, tokenizer, comparisons: list[Comparison], conf
             rewards[i, :len(c.replies)] = flat[start:start + len(c.replies)]
             ranking[i, :len(c.ranking)] = torch.tensor(c.ranking)
             start += len(c.replies)
-        loss = loss_fn(rewards, ranking)
+        loss = loss_fn(rewards, torch.tensor([c.p for c in group])) if soft else loss_fn(rewards, ranking)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

@@ -31,6 +31,33 @@ def debiased_preference(p_first_ab, p_first_ba):
     return 0.5 * (p_first_ab + (1.0 - p_first_ba))
 
 
+def soft_preference_loss(rewards, p):
+    """The Bradley-Terry loss of a reward model on soft labels: an AI labeler's P(A better than B).
+
+    Lee et al. (2023) train the reward model on the labeler's preference probability, not on a hard
+    verdict: with the margin ``m = r(x, A) - r(x, B)`` and the model's ``P(A better) = sigmoid(m)``,
+    the loss is the cross-entropy from the label ``p`` to the model,
+    ``-[p log sigmoid(m) + (1 - p) log sigmoid(-m)]``, averaged over the pairs. It is smallest where
+    ``sigmoid(m) = p``; for ``p`` in {0, 1} it is Chapter 6's loss on a hard label. Compute it stably:
+    the margins of a trained reward model can be large.
+
+    Args:
+        rewards: (B, 2) float tensor, the reward model's scores of reply A (column 0) and reply B
+            (column 1) of each pair.
+        p: (B,) float tensor, the labeler's probability that A is the better reply.
+
+    Returns:
+        scalar tensor, differentiable w.r.t. ``rewards``.
+
+    Example:
+        >>> soft_preference_loss(torch.tensor([[1.0, 0.0]]), torch.tensor([0.3]))  # 0.3 log(1 + 1/e) + 0.7 log(1 + e)
+        tensor(1.0133)
+    """
+    margin = rewards[:, 0] - rewards[:, 1]  # (B,)
+    logsigmoid = torch.nn.functional.logsigmoid  # log sigmoid computed stably, never log(0)
+    return -(p * logsigmoid(margin) + (1.0 - p) * logsigmoid(-margin)).mean()
+
+
 def first_error_labels(correct, mask):
     """Step labels as in PRM800K (Lightman et al., 2023): every step up to the first wrong one.
 
