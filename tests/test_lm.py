@@ -187,3 +187,44 @@ def test_a_loops_pieces_are_given_by_keyword_only(module):
     pieces = Pieces(**{names[-1]: print})
     assert getattr(pieces, names[-1]) is print
     assert all(callable(getattr(pieces, n)) and getattr(pieces, n).__name__ == n for n in names[:-1])
+
+
+def test_follows_length_counts_the_words_of_a_reply_but_not_its_full_stop():
+    from rlcourse.lm.preferences import follows_length
+
+    assert follows_length("brief river", "water boats fish .") and follows_length("brief river", "a b c d e")
+    assert not follows_length("brief river", "a b c d e f .") and not follows_length("brief river", ".")
+    assert follows_length("detailed river", " ".join(["w"] * 9) + " .")
+    assert not follows_length("detailed river", " ".join(["w"] * 6))
+    assert follows_length("brief river", "w w w w w w", slack=2)
+
+
+def test_gold_scorer_gives_the_gold_reward_of_encoded_rows():
+    from rlcourse.lm.checkpoints import load_checkpoint
+    from rlcourse.lm.preferences import GoldScorer, gold_reward
+    from rlcourse.lm.reward_model import encode_replies
+
+    _, tokenizer, _ = load_checkpoint("replies-sft")
+    prompts = ["brief river", "detailed jazz", "brief chess", "detailed garden"]
+    replies = ["lovely water and boats .", "music songs drums stupid music", "", "roses and bees and trees are lovely ."]
+    scorer = GoldScorer(tokenizer)
+    scores = scorer.eval().score(encode_replies(tokenizer, prompts, replies))
+    assert scores.dtype == torch.float32
+    assert scores.tolist() == pytest.approx([gold_reward(p, r) for p, r in zip(prompts, replies)])
+
+
+def test_cloze_questions_are_sentences_no_pretraining_document_contains():
+    from rlcourse.lm.preferences import _TOPIC_OF, CLOZE_FRAMES, TOPICS, cloze_questions, pretraining_documents
+
+    questions = cloze_questions(20, seed=3)
+    assert len(questions) == 20 * len(CLOZE_FRAMES) and questions == cloze_questions(20, seed=3)
+    corpus = " | ".join(pretraining_documents(2000, seed=4))
+    for q in questions:
+        assert len(set(q.choices)) == 10 and q.choices[q.answer] not in corpus
+        right = q.choices[q.answer].split()
+        assert all(len(c.split()) == len(right) for c in q.choices)
+        # the right answer is the only choice whose topic words all belong to one topic
+        topics = [{w if w in TOPICS else _TOPIC_OF[w] for w in c.split() if w in TOPICS or w in _TOPIC_OF}
+                  for c in q.choices]
+        assert [len(t) == 1 for t in topics] == [i == q.answer for i in range(10)]
+        assert topics[q.answer] == {TOPICS[q.answer]}  # choice i is about topic i

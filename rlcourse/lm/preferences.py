@@ -177,3 +177,94 @@ def pair_agreement(ranking_a: np.ndarray, ranking_b: np.ndarray) -> tuple[int, i
     K = len(pos_a)
     same = sum((pos_a[i] < pos_a[j]) == (pos_b[i] < pos_b[j]) for i in range(K) for j in range(i + 1, K))
     return int(same), K * (K - 1) // 2
+
+
+def follows_length(prompt: str, reply: str, slack: int = 1) -> bool:
+    """Whether ``reply`` obeys the prompt's explicit constraint: the requested length, to within ``slack`` words.
+
+    The final ``.`` is not counted, as in :func:`gold_traits`.
+
+    Example:
+        >>> follows_length("brief river", "lovely water and boats ."), follows_length("detailed river", "water .")
+        (True, False)
+    """
+    style = prompt.split()[0]
+    words = [w for w in reply.split() if w != END]
+    return abs(len(words) - STYLES[style]) <= slack
+
+
+class GoldScorer:
+    """The gold preference behind a reward model's interface, so that PPO can optimise it directly.
+
+    A verifier in place of a learned reward model (Chapter 5's RLVR): ``rlcourse.lm.ppo.train_ppo`` calls
+    ``reward_model.eval()`` and ``reward_model.score(batch)`` on rows built by
+    ``rlcourse.lm.reward_model.encode_replies``; this object decodes each row back into its prompt and
+    reply and returns their :func:`gold_reward`. It has no value head: pass the loop a ``value_start``.
+    """
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+
+    def eval(self) -> "GoldScorer":
+        return self
+
+    def score(self, batch):
+        """(B,) float tensor: the gold reward of each row's (prompt, reply)."""
+        import torch
+
+        golds = []
+        for ids, attn, mask in zip(batch.input_ids, batch.attention_mask, batch.mask):
+            reply = self.tokenizer.decode(ids[mask.bool()], skip_special_tokens=True)
+            prompt = self.tokenizer.decode(ids[attn.bool() & ~mask.bool()], skip_special_tokens=True)
+            golds.append(gold_reward(prompt, reply))
+        return torch.tensor(golds, dtype=torch.float32)
+
+
+CLOZE_FRAMES = (("{a} with {b} .", "b"), ("many {a} and many {b} .", "b"), ("{a} and {b} are old .", "b"),
+                ("there are {a} and {b} .", "b"), ("the {t} is very old with {a} and {b} .", "b"),
+                ("{a} and {b} are at the {t} .", "t"), ("the {a} are old and the {t} is big .", "t"),
+                ("the {t} is big . it is old . some {a} are there .", "a"),
+                ("the {t} is big . it is old . it is very old . the {a} are there .", "a"))
+"""Sentence frames that no pretraining document contains, each with the blank a cloze question asks about:
+``b``, a word of the same topic as ``a``; ``t``, the topic of the words; ``a``, a word of the topic named
+sentences before. The knowledge needed (which words go with which topic) is in the pretraining documents;
+these sentences are not. The frames are all those tried that the ``replies-base`` model answers right at
+least 95% of the time (the skill must come from pretraining): a rule that looks at no fine-tuned model.
+Three frames failed it; one more was left out because pretraining sentences contain it."""
+
+
+@dataclass(frozen=True)
+class ClozeQuestion:
+    """A multiple-choice question answered by a language model's likelihoods (as HellaSwag is)."""
+
+    frame: int
+    """Index in :data:`CLOZE_FRAMES`."""
+    choices: tuple[str, ...]
+    """One sentence per topic: the blank filled with that topic (or one of its words)."""
+    answer: int
+    """Index of the right choice."""
+
+
+def cloze_questions(n: int, seed: int) -> list[ClozeQuestion]:
+    """``n`` questions per frame of :data:`CLOZE_FRAMES`, each with ten choices (one per topic; chance 10%).
+
+    Example:
+        >>> qs = cloze_questions(2, seed=0)
+        >>> len(qs), len(qs[0].choices), qs[-1].choices[qs[-1].answer].split()[1] in TOPICS
+        (18, 10, True)
+    """
+    rng = np.random.default_rng(seed)
+    out = []
+    for f, (frame, blank) in enumerate(CLOZE_FRAMES):
+        for _ in range(n):
+            topic = TOPICS[rng.integers(len(TOPICS))]
+            a, b = rng.choice(TOPIC_WORDS[topic], size=2, replace=False)
+            choices = []
+            for other in TOPICS:
+                fill = {"t": topic, "a": a, "b": b}
+                if other != topic:
+                    words = TOPIC_WORDS[other]
+                    fill[blank] = other if blank == "t" else words[rng.integers(len(words))]
+                choices.append(frame.format(**fill))
+            out.append(ClozeQuestion(f, tuple(choices), TOPICS.index(topic)))
+    return out
