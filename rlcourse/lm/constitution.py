@@ -1,8 +1,11 @@
 """A constitution for Chapter 7's Constitutional AI in miniature (Bai et al., 2022).
 
 The **constitution** is a short list of written principles that a program can check on the replies
-task of ``rlcourse.lm.preferences``: no insults, stay on the user's topic, say nothing twice. Each
-principle comes with its checker, which finds the words of a reply that break it.
+task of ``rlcourse.lm.preferences``: no insults, stay on the user's topic, say nothing twice
+(:data:`CONSTITUTION`, principles of restraint), and, for the feedback of the RL stage, say something
+about the topic (:data:`ENGAGE`). Each principle comes with its checker, which counts how often a reply
+breaks it. Bai et al.'s feedback model, a language model, could weigh a reply's harm and its engagement in
+one judgement; a checker cannot, so here restraint and engagement are separate principles.
 
 Bai et al.'s method has two stages, both driven by the constitution instead of human labels of harm:
 
