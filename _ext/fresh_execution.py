@@ -25,11 +25,12 @@ def _cache(app) -> Path:
 def _trust_or_empty(app) -> None:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from autograde.book import STAMP, code_digest
+    from autograde.book import PAGE_INPUTS, STAMP
+    from autograde.grade import code_digest
 
     cache = _cache(app)
     try:
-        fresh = json.loads((cache / STAMP).read_text())["digest"] == code_digest()
+        fresh = json.loads((cache / STAMP).read_text())["digest"] == code_digest(PAGE_INPUTS)
     except (OSError, ValueError, KeyError):
         fresh = False
     if not fresh and cache.exists():

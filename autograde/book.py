@@ -22,7 +22,6 @@ of the cache, so the build executes it again and fails on it with its traceback.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from autograde.grade import code_digest
 from autograde.spec import REPO
 
 CACHE = REPO / "_build" / ".jupyter_cache"
@@ -39,6 +39,10 @@ CACHE = REPO / "_build" / ".jupyter_cache"
 STAMP = "rlcourse-executed.json"
 """Written into the cache by :func:`execute_pages`; read and deleted by ``_ext/fresh_execution.py``."""
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+PAGE_INPUTS = ((REPO / "rlcourse", "**/*"), (REPO / "requirements.txt", ""))
+"""What a page's outputs depend on besides its own cells (the cache keys a page by those already): the
+support package, code and shipped checkpoints, and the pinned versions; digested by
+:func:`autograde.grade.code_digest`, as the grader digests what a grade depends on."""
 
 
 def pages() -> dict[str, Path]:
@@ -57,16 +61,6 @@ def page_settings(path: Path) -> dict:
 
     nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
     return dict(nb.metadata.get("rlcourse", {}))
-
-
-def code_digest(repo: Path = REPO) -> str:
-    """Digest of what a page's outputs depend on besides its own cells: the support package (code and
-    shipped checkpoints) and the pinned versions. The cache keys each page by its cells already."""
-    h = hashlib.sha256()
-    files = sorted(p for p in (repo / "rlcourse").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for path in files + [repo / "requirements.txt"]:
-        h.update(str(path.relative_to(repo)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
 
 
 def _read_data(path: Path) -> dict:
@@ -118,7 +112,7 @@ def execute_pages(jobs: int | None = None, cache_path: Path = CACHE, timeout: in
                 failed[page] = error
             log(f"[{done:2d}/{len(records)}] {page:<40} {seconds:6.1f} s{'   FAILED' if error else ''}", flush=True)
     log(f"all pages executed in {time.perf_counter() - start:.0f} s")
-    (cache_path / STAMP).write_text(json.dumps({"digest": code_digest()}))
+    (cache_path / STAMP).write_text(json.dumps({"digest": code_digest(PAGE_INPUTS)}))
     return failed
 
 

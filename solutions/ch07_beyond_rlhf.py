@@ -57,6 +57,7 @@ def labeler_agreement(gaps, noise):
         (agreement with the gold preference, agreement of two labelers), two floats.
 
     Example:
+        >>> import torch
         >>> [round(a, 4) for a in labeler_agreement(torch.tensor([0.0, 1.0, -2.0]), 2.0)]
         [0.6768, 0.5456]
     """

@@ -36,6 +36,8 @@ def _soft_variant(rewards, p, hard=False, sign=1.0, naive=False, reduce="mean", 
     logsig = (lambda x: torch.log(torch.sigmoid(x))) if naive else F.logsigmoid
     if terms == "a_only":  # the (1 - p) term left out
         per_pair = -p * logsig(margin)
+    elif terms == "ignores_p":  # reply A taken as the winner of every pair
+        per_pair = -logsig(margin)
     elif terms == "winner_weighted":  # a hard label on the likelier reply, weighted by its probability
         a_wins = p >= 0.5
         per_pair = -torch.where(a_wins, p, 1 - p) * logsig(torch.where(a_wins, margin, -margin))
@@ -243,6 +245,9 @@ CHAPTER = Chapter(
                         "size it calls for) does not grow with the batch.", variant(_soft_variant, reduce="sum")),
                 Mistake("missing_b_term", "only p log sigmoid(m) is kept; the label also says B is better with "
                         "probability 1 - p, the term (1 - p) log sigmoid(-m).", variant(_soft_variant, terms="a_only")),
+                Mistake("ignores_p", "p is not used: every pair is scored as if reply A had won. p is the "
+                        "probability that A is better: weight log sigmoid(r(A) - r(B)) by p and "
+                        "log sigmoid(r(B) - r(A)) by 1 - p.", variant(_soft_variant, terms="ignores_p")),
                 Mistake("confidence_weighted_hard_label", "the likelier reply is treated as the winner and its "
                         "probability as a weight; the soft label is a target, not a weight: the loss is the "
                         "cross-entropy between p and sigmoid(m), smallest at sigmoid(m) = p.",
