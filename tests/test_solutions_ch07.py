@@ -20,12 +20,28 @@ from solutions.ch07_beyond_rlhf import labeler_agreement, majority_vote_accuracy
 
 def test_debiased_preference_does_not_depend_on_the_order_asked():
     gen = torch.Generator().manual_seed(0)
-    p_ab, p_ba = torch.rand(50, generator=gen), torch.rand(50, generator=gen)
-    p = debiased_preference(p_ab, p_ba)
-    assert torch.allclose(p + debiased_preference(p_ba, p_ab), torch.ones(50))  # P(A > B) + P(B > A) = 1
-    d, delta = torch.linspace(-3, 3, 13), 0.7  # a judge with a pure lean delta towards the first slot
-    unbiased = debiased_preference(torch.sigmoid(d + delta), torch.sigmoid(-d + delta))
-    assert torch.allclose(unbiased, 1 - unbiased.flip(0), atol=1e-6) and torch.all(torch.diff(unbiased) > 0)
+    p_ab, p_ba = 0.01 + 0.98 * torch.rand(50, generator=gen), 0.01 + 0.98 * torch.rand(50, generator=gen)
+    for how in ("average", "log-odds"):
+        p = debiased_preference(p_ab, p_ba, how)
+        assert torch.allclose(p + debiased_preference(p_ba, p_ab, how), torch.ones(50), atol=1e-6)  # P(A>B) + P(B>A)
+    same_verdict = (debiased_preference(p_ab, p_ba) > 0.5) == (debiased_preference(p_ab, p_ba, "log-odds") > 0.5)
+    assert same_verdict.all()  # the two recipes differ in confidence, never in the verdict
+    with pytest.raises(ValueError):
+        debiased_preference(p_ab, p_ba, "geometric")
+
+
+def test_log_odds_recover_a_labeler_with_a_fixed_lean_and_averaging_shrinks_it():
+    m = torch.linspace(-3, 3, 13)  # the labeler's log-odds that A is better, free of the bias
+    shrink = []
+    for b in (-1.0, 0.0, 0.7, 3.0):  # its lean towards the first slot
+        p_ab, p_ba = torch.sigmoid(m + b), torch.sigmoid(-m + b)
+        fitted, averaged = debiased_preference(p_ab, p_ba, "log-odds"), debiased_preference(p_ab, p_ba)
+        assert torch.allclose(fitted, torch.sigmoid(m), atol=1e-5)
+        assert torch.allclose(torch.logit(p_ab) - torch.logit(fitted), torch.full_like(m, b), atol=1e-4)
+        assert torch.allclose(averaged, 1 - averaged.flip(0), atol=1e-6) and torch.all(torch.diff(averaged) > 0)
+        assert torch.all((averaged - 0.5).abs() <= (fitted - 0.5).abs() + 1e-6)  # averaging pulls towards 1/2
+        shrink.append(float((averaged - 0.5).abs().sum() / (fitted - 0.5).abs().sum()))
+    assert shrink[1] == pytest.approx(1.0) and shrink[3] < shrink[2] < 1.0  # exact without a lean, worse the more
 
 
 def test_soft_preference_loss_is_a_cross_entropy_minimised_at_the_label():
@@ -93,28 +109,46 @@ def test_first_error_labels_stop_at_the_first_wrong_step():
         torch.zeros(40, 6), labels.clamp(min=0).float(), weight=(labels >= 0).float()).isfinite()
 
 
-def test_prm_scores_order_and_length():
-    probs = torch.tensor([[0.9, 0.8, 0.5, 0.2], [0.9, 0.8, 0.3, 0.7]])
+def test_prm_scores_are_logs_of_the_product_and_the_minimum():
+    probs = torch.tensor([[0.9, 0.8, 0.5, 0.0], [0.9, 0.8, 0.3, 0.7]])  # padding may hold a zero
     mask = torch.tensor([[1.0, 1, 1, 0], [1, 1, 1, 1]])
-    assert prm_score(probs, mask, "product").tolist() == pytest.approx([0.36, 0.1512])
-    assert prm_score(probs, mask, "min").tolist() == pytest.approx([0.5, 0.3])
-    assert prm_score(probs, mask, "sum").tolist() == pytest.approx([2.2, 2.7])
+    assert prm_score(probs, mask, "product").exp().tolist() == pytest.approx([0.36, 0.1512])
+    assert prm_score(probs, mask, "min").exp().tolist() == pytest.approx([0.5, 0.3])
     assert torch.all(prm_score(probs, mask, "min") >= prm_score(probs, mask, "product"))  # min >= product of <= 1
+    long = prm_score(torch.full((1, 400), 0.1), torch.ones(1, 400))  # its product underflows to 0 in float32
+    assert torch.isfinite(long).all() and long.item() == pytest.approx(400 * np.log(0.1), rel=1e-5)
+    gen = torch.Generator().manual_seed(3)
+    probs = 0.05 + 0.95 * torch.rand(30, 8, generator=gen)
+    lengths = torch.randint(1, 9, (30,), generator=gen)
+    mask = (torch.arange(8)[None, :] < lengths[:, None]).float()
+    junk = torch.where(mask.bool(), probs, torch.rand(30, 8, generator=gen))  # other values on padding
+    for how in ("product", "min"):
+        assert torch.equal(prm_score(probs, mask, how), prm_score(junk, mask, how))  # padding never counts
+    assert torch.all(prm_score(probs, mask, "product") <= 0)
     with pytest.raises(ValueError):
-        prm_score(probs, mask, "mean")
+        prm_score(probs, mask, "sum")
 
 
 def test_best_of_n_and_majority_vote_break_ties_by_the_first_sample():
     gen = torch.Generator().manual_seed(2)
     answers = torch.randint(0, 5, (200, 9), generator=gen)
-    scores = torch.randint(0, 3, (200, 9), generator=gen).float()
-    chosen = best_of_n(scores, answers)
+    scores = torch.randint(0, 3, (200, 9), generator=gen).float() / 2
+    chosen, voted = best_of_n(scores, answers), best_of_n(scores, answers, "vote")
     for p in range(200):
         first_best = scores[p].tolist().index(scores[p].max().item())
         assert chosen[p] == answers[p, first_best]
         counts = Counter(answers[p].tolist())
         top = max(counts.values())
         assert majority_vote(answers[p:p + 1]).item() == next(a for a in answers[p].tolist() if counts[a] == top)
+        totals = Counter()
+        for a, s in zip(answers[p].tolist(), scores[p].tolist()):
+            totals[a] += s
+        best = max(totals.values())
+        assert voted[p].item() == next(a for a in answers[p].tolist() if totals[a] == best)
+    assert torch.equal(best_of_n(torch.ones(200, 9), answers, "vote"), majority_vote(answers))  # equal weights
+    assert torch.equal(best_of_n(scores[:, :1], answers[:, :1], "vote"), answers[:, 0])  # one solution: its answer
+    with pytest.raises(ValueError):
+        best_of_n(scores, answers, "mean")
 
 
 def test_majority_vote_accuracy_matches_simulation_and_limits():
@@ -148,7 +182,7 @@ def test_a_prm_learns_to_check_steps():
     prm, history = verifiers.train_scorer(train, verifiers.ScorerConfig(kind="prm", epochs=8))
     test = verifiers.sample_pool(verifiers.problems(100, seed=5), 8, verifiers.Solver(), seed=5)
     probs, mask = verifiers.step_probabilities(prm, test)
-    scores = prm_score(probs, mask, "product")
+    scores = prm_score(probs, mask, "product").exp()  # the product of the step probabilities
     right = torch.tensor([all(verifiers.step_correct(s)) for s in test])
     assert scores[right].mean() > scores[~right].mean() + 0.5
     assert history.labels > len(train)  # a label per step, up to the first wrong one
@@ -187,6 +221,8 @@ def test_judge_learns_the_order_term_from_a_leaning_rater():
     p_ba = first_is_better(judge, tokenizer, list(prompt_list), list(b), list(a))
     assert (p_ab + p_ba).mean() > 1.05  # the first slot wins more than its share
     assert torch.allclose(debiased_preference(p_ab, p_ba) + debiased_preference(p_ba, p_ab), torch.ones(50))
+    fitted = debiased_preference(p_ab, p_ba, "log-odds")  # the judge's lean is a fixed term in its log-odds
+    assert torch.allclose(torch.logit(p_ab) - torch.logit(fitted), judge.delta.detach().expand(50), atol=0.02)
     assert gold_reward("brief river", "water boats .") > gold_reward("brief river", "stupid .")
 
 

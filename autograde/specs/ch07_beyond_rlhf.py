@@ -12,21 +12,22 @@ from solutions import ch07_beyond_rlhf as ref
 
 
 # ----- wrong implementations -------------------------------------------------------------------
-def _pref_no_flip(p_first_ab, p_first_ba):
-    return 0.5 * (p_first_ab + p_first_ba)
-
-
-def _pref_first_order_only(p_first_ab, p_first_ba):
-    return p_first_ab.clone()
-
-
-def _pref_b_over_a(p_first_ab, p_first_ba):
-    return 0.5 * ((1.0 - p_first_ab) + p_first_ba)
-
-
-def _pref_odds_product(p_first_ab, p_first_ba):
-    a, b = p_first_ab * (1.0 - p_first_ba), (1.0 - p_first_ab) * p_first_ba
-    return a / (a + b)
+def _pref_variant(p_first_ab, p_first_ba, how="average", flip=True, orders="both", log_odds="half", combine=None):
+    second = 1.0 - p_first_ba if flip else p_first_ba  # the second answer, read as P(A better)
+    if orders == "first":
+        return p_first_ab.clone()
+    if orders == "b_over_a":
+        return 1.0 - shared.debiased_preference(p_first_ab, p_first_ba, how)
+    if how == "average" or combine == "average":
+        return 0.5 * (p_first_ab + second)
+    if combine == "geometric":  # the geometric mean of the two estimates, not normalised
+        return torch.sqrt(p_first_ab * second)
+    z_ab, z_ba = torch.logit(p_first_ab), torch.logit(p_first_ba)  # m + b and -m + b
+    if log_odds == "no_half":
+        return torch.sigmoid(z_ab - z_ba)
+    if log_odds == "bias_added":
+        return torch.sigmoid(z_ab + 0.5 * (z_ab + z_ba))
+    return torch.sigmoid(0.5 * (z_ab - z_ba) if flip else 0.5 * (z_ab + z_ba))
 
 
 def _soft_variant(rewards, p, hard=False, sign=1.0, naive=False, reduce="mean", terms="both"):
@@ -75,33 +76,51 @@ def _labels_variant(correct, mask, after=-100, first=0, every=False, use_mask=Tr
     return torch.where(real, labels, ignore)
 
 
-def _prm_variant(step_probs, mask, how="product", padding=False, sum_as="sum", product_as="product", min_as="min"):
+def _prm_variant(step_probs, mask, how="product", padding=False, product_as="log_sum", min_as="log_min",
+                 mask_by="where"):
     real = torch.ones_like(mask, dtype=torch.bool) if padding else mask.bool()
-    if how == "product":
-        if product_as == "log":
-            return torch.where(real, torch.log(step_probs), torch.zeros_like(step_probs)).sum(dim=1)
-        return torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1)
+    if mask_by == "multiply":  # the mask applied after the log: 0 * log 0 = nan on zero padding
+        logp = mask * torch.log(step_probs)
+    else:
+        logp = torch.log(torch.where(real, step_probs, torch.ones_like(step_probs)))
     if how == "min":
         if min_as == "last":
             last = (real.long() * torch.arange(1, real.shape[1] + 1)).argmax(dim=1)
-            return step_probs.gather(1, last[:, None]).squeeze(1)
-        return torch.where(real, step_probs, torch.full_like(step_probs, float("inf"))).amin(dim=1)
-    total = torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
-    return total / real.sum(dim=1) if sum_as == "mean" else total
+            return logp.gather(1, last[:, None]).squeeze(1)
+        smallest = torch.where(real, logp, torch.full_like(logp, float("inf"))).amin(dim=1)
+        return smallest.exp() if min_as == "probability" else smallest
+    if product_as == "sum_p":
+        return torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
+    if product_as == "product":
+        return torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1)
+    if product_as == "log_of_product":
+        return torch.log(torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1))
+    if product_as == "mean_log":
+        return logp.sum(dim=1) / real.sum(dim=1)
+    return logp.sum(dim=1)
 
 
-def _bon_index(scores, answers):
-    return torch.argmax(scores, dim=1)
-
-
-def _bon_lowest(scores, answers):
-    return answers.gather(1, torch.argmin(scores, dim=1)[:, None]).squeeze(1)
-
-
-def _bon_ties_last(scores, answers):
-    N = scores.shape[1]
-    last = N - 1 - torch.argmax(scores.flip(1), dim=1)
-    return answers.gather(1, last[:, None]).squeeze(1)
+def _bon_variant(scores, answers, how="max", pick="highest", ties="first", vote="sum"):
+    if how == "max" or vote == "max":
+        if pick == "index":
+            return torch.argmax(scores, dim=1)
+        if pick == "lowest":
+            return answers.gather(1, torch.argmin(scores, dim=1)[:, None]).squeeze(1)
+        if ties == "last":
+            return shared.best_of_n(scores.flip(1), answers.flip(1))
+        return shared.best_of_n(scores, answers)
+    if vote == "count":  # every solution one vote, whatever its score
+        return shared.majority_vote(answers)
+    same = (answers[:, :, None] == answers[:, None, :]).float()  # (P, N, N)
+    totals = (same * scores[:, None, :]).sum(dim=2)  # (P, N)
+    if vote == "mean":
+        totals = totals / same.sum(dim=2)
+    if ties == "last":
+        return shared.best_of_n(scores.flip(1), answers.flip(1), "vote")
+    if ties == "smallest":
+        top = totals == totals.max(dim=1, keepdim=True).values
+        return torch.where(top, answers, torch.iinfo(answers.dtype).max).min(dim=1).values
+    return answers.gather(1, torch.argmax(totals, dim=1)[:, None]).squeeze(1)
 
 
 def _vote_smallest(answers):
@@ -153,9 +172,13 @@ def _acc_pass_at_n(probs, n):
 
 
 # ----- cases ------------------------------------------------------------------------------------
-def _pref_case(seed, B):
+def _pref_case(seed, B, how="average", bias=None):
     gen = torch.Generator().manual_seed(seed)
-    return dict(p_first_ab=torch.rand(B, generator=gen), p_first_ba=torch.rand(B, generator=gen))
+    if bias is not None:  # a labeler of the kind "log-odds" assumes: log-odds m + bias in either order
+        m = 2.0 * torch.randn(B, generator=gen)
+        return dict(p_first_ab=torch.sigmoid(m + bias), p_first_ba=torch.sigmoid(-m + bias), how=how)
+    p = 0.02 + 0.96 * torch.rand(2, B, generator=gen)  # strictly inside (0, 1)
+    return dict(p_first_ab=p[0], p_first_ba=p[1], how=how)
 
 
 def _soft_case(seed, B, scale=1.0, levels=None):
@@ -189,14 +212,24 @@ def _prm_case(seed, lengths, how, S=6):
     mask = torch.zeros(len(lengths), S)
     for b, n in enumerate(lengths):
         mask[b, :n] = 1.0
-    probs = 0.05 + 0.9 * torch.rand(len(lengths), S, generator=gen)  # padding holds junk values too
+    probs = 0.05 + 0.95 * torch.rand(len(lengths), S, generator=gen)  # padding holds junk values too,
+    probs[0] = torch.where(mask[0].bool(), probs[0], torch.zeros(S))  # zeros on the first row's padding
     return dict(step_probs=probs, mask=mask, how=how)
 
 
-def _bon_case(seed, P, N, levels=4):
+def _prm_long_case(steps=400, p=0.1):
+    probs = torch.full((2, steps), p)
+    mask = torch.zeros(2, steps)
+    mask[0] = 1.0  # hundreds of steps
+    mask[1, :3] = 1.0  # three steps
+    return dict(step_probs=probs, mask=mask, how="product")
+
+
+def _bon_case(seed, P, N, levels=4, how="max"):
     gen = torch.Generator().manual_seed(seed)
-    scores = torch.randint(0, levels, (P, N), generator=gen).float() / levels  # few levels: ties happen
-    return dict(scores=scores, answers=torch.randint(10, 60, (P, N), generator=gen))
+    scores = torch.randint(0, levels + 1, (P, N), generator=gen).float() / levels  # few levels: ties happen
+    answers = torch.randint(10, 10 + max(2, N // 2), (P, N), generator=gen)  # answers repeat: votes add up
+    return dict(scores=scores, answers=answers, how=how)
 
 
 def _vote_case(seed, P, N, values=4):
@@ -210,18 +243,35 @@ CHAPTER = Chapter(
     exercises=[
         Exercise(
             reference=shared.debiased_preference,
-            visible=[dict(p_first_ab=torch.tensor([0.9]), p_first_ba=torch.tensor([0.7])), _pref_case(0, 5)],
-            hidden=[_pref_case(1, 8), dict(p_first_ab=torch.tensor([1.0, 0.0, 0.5]), p_first_ba=torch.tensor([1.0, 0.0, 0.5])),
-                    _pref_case(2, 3)],
+            visible=[dict(p_first_ab=torch.tensor([0.9]), p_first_ba=torch.tensor([0.7])),
+                     dict(p_first_ab=torch.tensor([0.9, 0.8]), p_first_ba=torch.tensor([0.5, 0.4]), how="log-odds"),
+                     _pref_case(0, 5), _pref_case(3, 6, "log-odds")],
+            hidden=[_pref_case(1, 8, "log-odds"), _pref_case(4, 6, "log-odds", bias=3.0), _pref_case(2, 3),
+                    dict(p_first_ab=torch.tensor([1.0, 0.0, 0.5]), p_first_ba=torch.tensor([1.0, 0.0, 0.5])),
+                    _pref_case(5, 4, "log-odds", bias=-1.0)],
             mistakes=[
                 Mistake("no_flip", "the second answer is the probability that the reply shown first, B, is better; "
-                        "it says 1 - p_first_ba about A.", _pref_no_flip),
-                Mistake("first_order_only", "only the A-first answer is used; the point is to average both "
-                        "orders, so the order effect cancels.", _pref_first_order_only),
+                        "about A it says 1 - p_first_ba (in log-odds, -logit(p_first_ba)). Unflipped, the log-odds "
+                        "of the two orders add up to the bias, not to the preference.",
+                        variant(_pref_variant, flip=False)),
+                Mistake("first_order_only", "only the A-first answer is used; it holds the bias. Use both orders, "
+                        "so that the order effect cancels.", variant(_pref_variant, orders="first")),
                 Mistake("b_over_a", "this is the preference for B over A; return P(A better than B).",
-                        _pref_b_over_a),
-                Mistake("odds_product", "the two answers are combined as independent evidence (odds multiplied); "
-                        "Lee et al. average the two probabilities.", _pref_odds_product),
+                        variant(_pref_variant, orders="b_over_a")),
+                Mistake("averaged_probabilities", "with how=\"log-odds\" the two probabilities are averaged. "
+                        "The bias adds to the log-odds, logit(p_first_ab) = m + b and logit(p_first_ba) = -m + b; "
+                        "solve those for m and return sigmoid(m). (Averaging probabilities pulls a strongly biased "
+                        "labeler's preference towards 1/2.)", variant(_pref_variant, combine="average")),
+                Mistake("log_odds_not_halved", "the difference of the two log-odds, (m + b) - (-m + b), is 2m, "
+                        "not m; halve it before the sigmoid. (It is also what multiplying the two orders' odds, as "
+                        "independent evidence, gives: the same labeler is counted twice.)",
+                        variant(_pref_variant, log_odds="no_half")),
+                Mistake("bias_added", "the bias b = (logit(p_first_ab) + logit(p_first_ba)) / 2 is added to the "
+                        "A-first log-odds; they already hold it: m = logit(p_first_ab) - b.",
+                        variant(_pref_variant, log_odds="bias_added")),
+                Mistake("unnormalised_geometric_mean", "the geometric mean of the two estimates of P(A better) is "
+                        "not a probability: it and the same mean for B do not add up to 1. Work in log-odds "
+                        "instead.", variant(_pref_variant, combine="geometric")),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
@@ -309,34 +359,62 @@ CHAPTER = Chapter(
         ),
         Exercise(
             reference=shared.prm_score,
-            visible=[dict(step_probs=torch.tensor([[0.9, 0.5, 0.0]]), mask=torch.tensor([[1.0, 1.0, 0.0]]), how="product"),
-                     _prm_case(0, [4, 2, 6], "product"), _prm_case(1, [3, 5], "min"), _prm_case(2, [6, 1, 3], "sum")],
-            hidden=[_prm_case(3, [2, 6, 5, 1], "product"), _prm_case(4, [1, 4], "min"), _prm_case(5, [5, 2, 6], "sum"),
-                    _prm_case(6, [3], "min")],
+            visible=[dict(step_probs=torch.tensor([[0.5, 0.25, 0.0]]), mask=torch.tensor([[1.0, 1.0, 0.0]]), how="product"),
+                     _prm_long_case(), _prm_case(0, [4, 2, 6], "product"), _prm_case(1, [3, 5], "min")],
+            hidden=[_prm_case(3, [2, 6, 5, 1], "product"), _prm_case(4, [1, 4], "min"), _prm_long_case(300, 0.05),
+                    _prm_case(6, [3, 6], "min"), _prm_case(7, [6, 6, 6], "product")],
             mistakes=[
-                Mistake("padding_included", "padding steps (mask 0) are scored too; only real steps count.",
-                        variant(_prm_variant, padding=True)),
-                Mistake("sum_is_mean", "\"sum\" is computed as the mean of the step probabilities; it is their sum, "
-                        "which is why it favours long solutions.", variant(_prm_variant, sum_as="mean")),
-                Mistake("log_product", "\"product\" is computed as a sum of log-probabilities; return the product "
-                        "itself, the probability that every step is right.", variant(_prm_variant, product_as="log")),
-                Mistake("min_is_last", "\"min\" reads the last step's probability; it is the smallest over all "
-                        "real steps.", variant(_prm_variant, min_as="last")),
+                Mistake("sum_of_probabilities", "the step probabilities are added up; that sum grows with every "
+                        "extra step, right or wrong, and is not the log of the product. Add their logarithms: "
+                        "log(p_1 p_2 ... p_n) = log p_1 + ... + log p_n.", variant(_prm_variant, product_as="sum_p")),
+                Mistake("product_not_log", "the product itself is returned; return its logarithm, the sum of the "
+                        "steps' log-probabilities.", variant(_prm_variant, product_as="product")),
+                Mistake("padding_included", "padding steps (mask 0) are scored too; only real steps count (and a "
+                        "padding value may be 0, whose log is -inf).", variant(_prm_variant, padding=True)),
+                Mistake("mask_multiplies_log", "the log-probabilities are multiplied by the mask; on padding that "
+                        "holds 0 this is 0 * log 0 = 0 * (-inf) = nan. Choose the real steps (torch.where) before "
+                        "taking the log.", variant(_prm_variant, mask_by="multiply")),
+                Mistake("log_of_product", "the product is taken first and its log afterwards; a long solution's "
+                        "product underflows to 0, whose log is -inf (0.1 ** 400 is far below the smallest float). "
+                        "Sum the logarithms instead.", variant(_prm_variant, product_as="log_of_product")),
+                Mistake("mean_of_logs", "the log-probabilities are averaged (the log of a geometric mean), which "
+                        "excuses a long solution its extra chances to go wrong; the probability that every step "
+                        "is right is the product: sum the logs.", variant(_prm_variant, product_as="mean_log")),
+                Mistake("min_not_log", "\"min\" returns the smallest probability itself; return its logarithm, "
+                        "as for \"product\".", variant(_prm_variant, min_as="probability")),
+                Mistake("min_is_last", "\"min\" reads the last step; it is the smallest over all real steps.",
+                        variant(_prm_variant, min_as="last")),
             ],
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
         ),
         Exercise(
             reference=shared.best_of_n,
-            visible=[dict(scores=torch.tensor([[0.2, 0.9, 0.9]]), answers=torch.tensor([[5, 7, 8]])), _bon_case(0, 3, 5)],
-            hidden=[_bon_case(1, 6, 8), _bon_case(2, 2, 16, levels=2), _bon_case(3, 4, 1)],
+            visible=[dict(scores=torch.tensor([[0.2, 0.9, 0.9]]), answers=torch.tensor([[5, 7, 8]])),
+                     dict(scores=torch.tensor([[0.2, 0.9, 0.5, 0.5], [0.9, 0.2, 0.3, 0.1], [0.6, 0.9, 0.1, 0.0]]),
+                          answers=torch.tensor([[5, 7, 8, 8], [7, 8, 8, 6], [4, 6, 6, 9]]), how="vote"),
+                     dict(scores=torch.tensor([[0.5, 0.5, 0.25, 0.25]]), answers=torch.tensor([[6, 2, 9, 9]]), how="vote"),
+                     _bon_case(0, 3, 5), _bon_case(4, 4, 6, how="vote")],
+            hidden=[_bon_case(1, 6, 8), _bon_case(2, 2, 16, levels=2), _bon_case(3, 4, 1),
+                    _bon_case(5, 6, 8, how="vote"), _bon_case(6, 3, 16, levels=2, how="vote"),
+                    _bon_case(7, 4, 1, how="vote")],
             mistakes=[
                 Mistake("returns_index", "the index of the best solution is returned; return its final answer.",
-                        _bon_index),
+                        variant(_bon_variant, pick="index")),
                 Mistake("lowest_score", "the lowest-scored solution is chosen; the verifier's highest score wins.",
-                        _bon_lowest),
+                        variant(_bon_variant, pick="lowest")),
                 Mistake("ties_to_last", "a tie goes to the solution sampled last; it goes to the first "
-                        "(torch.argmax returns the first maximal index).", _bon_ties_last),
+                        "(torch.argmax returns the first maximal index).", variant(_bon_variant, ties="last")),
+                Mistake("vote_is_max", "with how=\"vote\" the single best-scored solution decides; in a vote every "
+                        "solution adds its score to its answer's total, and the largest total wins.",
+                        variant(_bon_variant, vote="max")),
+                Mistake("vote_ignores_scores", "every solution counts as one vote, a plain majority vote; weight "
+                        "each vote by the verifier's score.", variant(_bon_variant, vote="count")),
+                Mistake("vote_mean_score", "each answer gets the mean score of its solutions; that forgets how many "
+                        "solutions reached it. Sum the scores.", variant(_bon_variant, vote="mean")),
+                Mistake("vote_tie_to_smallest", "a tie between two answers' totals goes to the smaller answer (as "
+                        "torch.unique, which sorts, leads to); it goes to the tied answer sampled first.",
+                        variant(_bon_variant, ties="smallest")),
             ],
             points=(1, 1),
         ),

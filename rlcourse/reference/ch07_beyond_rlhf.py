@@ -9,26 +9,38 @@ Shapes: ``B`` solutions or pairs, ``S`` steps of a solution (padded; ``mask`` is
 import torch
 
 
-def debiased_preference(p_first_ab, p_first_ba):
+def debiased_preference(p_first_ab, p_first_ba, how="average"):
     """An AI labeler's preference for reply A over reply B with its position bias removed.
 
     The labeler is asked twice: once with A shown first (``p_first_ab``: its probability that the
     first reply is better, i.e. A) and once with B shown first (``p_first_ba``: its probability that
-    the first reply, now B, is better). As Lee et al. (2023) do, average the two estimates of
-    ``P(A better than B)``.
+    the first reply, now B, is better). Two ways to combine its answers:
+
+    - ``"average"``, as Lee et al. (2023) do: the mean of the two estimates of ``P(A better than B)``.
+    - ``"log-odds"``: take the labeler to add a fixed position bias ``b`` to the log-odds of the
+      reply it reads first: its log-odds that the first reply is better are ``m + b`` with A first
+      and ``-m + b`` with B first, where ``m`` is its log-odds that A is better, free of the bias.
+      Recover ``m`` from the two answers and return ``sigmoid(m)``.
 
     Args:
-        p_first_ab: (B,) tensor, P(first is better) with A first.
-        p_first_ba: (B,) tensor, P(first is better) with B first.
+        p_first_ab: (B,) tensor, P(first is better) with A first, strictly between 0 and 1.
+        p_first_ba: (B,) tensor, P(first is better) with B first, strictly between 0 and 1.
+        how: ``"average"`` or ``"log-odds"``.
 
     Returns:
         (B,) tensor, the debiased ``P(A better than B)``.
 
     Example:
-        >>> debiased_preference(torch.tensor([0.9]), torch.tensor([0.7]))  # (0.9 + 0.3) / 2
-        tensor([0.6000])
+        >>> p_ab, p_ba = torch.tensor([0.9]), torch.tensor([0.5])
+        >>> debiased_preference(p_ab, p_ba), debiased_preference(p_ab, p_ba, "log-odds")
+        (tensor([0.7000]), tensor([0.7500]))
     """
-    return 0.5 * (p_first_ab + (1.0 - p_first_ba))
+    if how == "average":
+        return 0.5 * (p_first_ab + (1.0 - p_first_ba))
+    if how == "log-odds":
+        m = 0.5 * (torch.logit(p_first_ab) - torch.logit(p_first_ba))  # (m + b) - (-m + b) = 2m
+        return torch.sigmoid(m)
+    raise ValueError(f"how must be 'average' or 'log-odds', not {how!r}")
 
 
 def soft_preference_loss(rewards, p):
@@ -85,51 +97,68 @@ def first_error_labels(correct, mask):
 
 
 def prm_score(step_probs, mask, how="product"):
-    """A solution's score from a process reward model's step probabilities.
+    """The logarithm of a solution's score from a process reward model's step probabilities.
 
     Lightman et al. (2023) score a solution by the probability that *every* step is right, the
     product of the step probabilities (``"product"``), and report the minimum (``"min"``) as nearly
-    as good; ``"sum"`` adds the step rewards, ``R = sum_i r(x, y_1..i-1, y_i)``.
+    as good. Return the *logarithm* of the score: a solution of hundreds of steps has a product too
+    small for a float, yet its logarithm is an ordinary number, and best-of-N ranks solutions the
+    same way by either. The values on padding are arbitrary, zero included.
 
     Args:
-        step_probs: (B, S) tensor, the PRM's probability that step ``i`` is right (any value on padding).
-        mask: (B, S) tensor, 1 on real steps (every solution has at least one).
-        how: ``"product"``, ``"min"`` or ``"sum"``.
+        step_probs: (B, S) tensor, the PRM's probability that step ``i`` is right, in (0, 1] on real
+            steps and any value in [0, 1] on padding.
+        mask: (B, S) tensor, 1 on real steps (every solution has at least one), 0 on padding.
+        how: ``"product"`` or ``"min"``.
 
     Returns:
-        (B,) tensor of scores.
+        (B,) tensor, the log of the score (at most 0).
 
     Example:
-        >>> prm_score(torch.tensor([[0.9, 0.5, 0.0]]), torch.tensor([[1.0, 1.0, 0.0]]), "product")
-        tensor([0.4500])
+        >>> prm_score(torch.tensor([[0.5, 0.25, 0.0]]), torch.tensor([[1.0, 1.0, 0.0]]))  # log(1/8)
+        tensor([-2.0794])
     """
     real = mask.bool()
+    logp = torch.log(torch.where(real, step_probs, torch.ones_like(step_probs)))  # (B, S), 0 on padding
     if how == "product":
-        return torch.where(real, step_probs, torch.ones_like(step_probs)).prod(dim=1)
+        return logp.sum(dim=1)  # log of the product = sum of the logs, with no product to underflow
     if how == "min":
-        return torch.where(real, step_probs, torch.full_like(step_probs, float("inf"))).amin(dim=1)
-    if how == "sum":
-        return torch.where(real, step_probs, torch.zeros_like(step_probs)).sum(dim=1)
-    raise ValueError(f"how must be 'product', 'min' or 'sum', not {how!r}")
+        return torch.where(real, logp, torch.full_like(logp, float("inf"))).amin(dim=1)
+    raise ValueError(f"how must be 'product' or 'min', not {how!r}")
 
 
-def best_of_n(scores, answers):
-    """Best-of-N: for every problem, the final answer of its highest-scoring solution.
+def best_of_n(scores, answers, how="max"):
+    """Choose each problem's answer from ``N`` sampled solutions and a verifier's scores of them.
 
-    Ties go to the solution sampled first (the lowest index).
+    - ``"max"``, best-of-N: the final answer of the highest-scoring solution.
+    - ``"vote"``, a verifier-weighted vote (Uesato et al., 2022; Li et al., 2023): every solution
+      votes for its final answer with its score as the weight, and the answer with the largest total
+      wins.
+
+    In either, ties go to the solution (or the answer) sampled first.
 
     Args:
-        scores: (P, N) tensor, a reward model's score of each of ``N`` solutions per problem.
+        scores: (P, N) tensor, a verifier's score of each of ``N`` solutions per problem: the
+            probability, 0 to 1, that the solution is right.
         answers: (P, N) int64 tensor, each solution's final answer.
+        how: ``"max"`` or ``"vote"``.
 
     Returns:
         (P,) int64 tensor, the chosen answers.
 
     Example:
-        >>> best_of_n(torch.tensor([[0.2, 0.9, 0.9]]), torch.tensor([[5, 7, 8]]))
-        tensor([7])
+        >>> scores, answers = torch.tensor([[0.2, 0.9, 0.5, 0.5]]), torch.tensor([[5, 7, 8, 8]])
+        >>> best_of_n(scores, answers), best_of_n(scores, answers, "vote")  # 8 totals 1.0, 7 0.9
+        (tensor([7]), tensor([8]))
     """
-    best = torch.argmax(scores, dim=1)  # the first maximal index
+    if how == "max":
+        best = torch.argmax(scores, dim=1)  # the first maximal index
+    elif how == "vote":
+        same = answers[:, :, None] == answers[:, None, :]  # (P, N, N): solutions n and k give one answer
+        totals = (same * scores[:, None, :]).sum(dim=2)  # (P, N): the total score of solution n's answer
+        best = torch.argmax(totals, dim=1)  # the first solution whose answer has the largest total
+    else:
+        raise ValueError(f"how must be 'max' or 'vote', not {how!r}")
     return answers.gather(1, best[:, None]).squeeze(1)
 
 
