@@ -181,10 +181,11 @@ class Grader:
         from tqdm.auto import tqdm
 
         from autograde.nbgrader_ext import ReplayExecution
-        from autograde.speedups import prepare_once
+        from autograde import speedups
 
-        with self.store.open():
-            prepare_once(self.store.work)
+        with self.store.open(), contextlib.ExitStack() as batch:
+            speedups.prepare_once(self.store.work)
+            batch.callback(speedups.release)
             students = sorted(p.parent.name for p in self.submitted.glob(f"*/{self.chapter}") if p.is_dir())
             done = {} if force else self.store.fingerprints()
             fingerprints = {s: self.fingerprint(self.submitted / s / self.chapter) for s in students}
