@@ -53,16 +53,20 @@ def sequence_logprobs(model, tokenizer, prompts: list[str], replies: list[str]) 
 
 
 def train_dpo(sft_model, tokenizer, comparisons: list[Comparison], config: DPOConfig,
-              loss_fn: Callable | None = None, progress=None, callback: Callable | None = None):
+              loss_fn: Callable | None = None, progress=None, callback: Callable | None = None,
+              reference_cache: dict | None = None):
     """DPO from ``sft_model`` (also the reference; left unchanged). Returns ``(policy, history)``.
 
     ``callback(step, policy)`` runs after every step (e.g. to measure the KL along the way).
+    ``reference_cache``: a dict shared by runs from the same ``sft_model`` on the same ``comparisons``
+    (e.g. with other values of ``beta``): the reference log-probabilities of a batch are stored there
+    and read back by a later run that draws the same batch, the same numbers without the forward pass.
     """
     from rlcourse.reference.ch06_rlhf import dpo_loss
 
     loss_fn = loss_fn or dpo_loss
     policy, reference = copy.deepcopy(sft_model), copy.deepcopy(sft_model).eval()
-    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=config.lr, foreach=True)
     rng = np.random.default_rng(config.seed)
     n = config.prompts_per_step
     batches = [order[i:i + n] for _ in range(config.epochs)
@@ -77,8 +81,14 @@ def train_dpo(sft_model, tokenizer, comparisons: list[Comparison], config: DPOCo
         win = torch.tensor([offsets[i] + w for i, c in enumerate(group) for w, _ in c.pairs()])
         lose = torch.tensor([offsets[i] + l for i, c in enumerate(group) for _, l in c.pairs()])
         logp = sequence_logprobs(policy, tokenizer, prompts, replies)  # (rows,) each reply once
-        with torch.no_grad():
-            ref_logp = sequence_logprobs(reference, tokenizer, prompts, replies)
+        key = (id(sft_model), id(comparisons), tuple(batch.tolist()))  # the same model, data and batch
+        if reference_cache is not None and key in reference_cache:
+            ref_logp = reference_cache[key]
+        else:
+            with torch.no_grad():
+                ref_logp = sequence_logprobs(reference, tokenizer, prompts, replies)
+            if reference_cache is not None:
+                reference_cache[key] = ref_logp
         loss = loss_fn(logp[win], logp[lose], ref_logp[win], ref_logp[lose], config.beta)
         optimizer.zero_grad()
         loss.backward()

@@ -39,17 +39,15 @@ class Encoded:
 
 def encode_replies(tokenizer, prompts: list[str], replies: list[str]) -> Encoded:
     """Token rows for (prompt, reply) pairs; every reply is closed with ``<|eos|>``."""
-    rows, masks = [], []
-    for prompt, reply in zip(prompts, replies):
-        head = tokenizer(prompt_text(prompt), add_special_tokens=False)["input_ids"]
-        tail = tokenizer(reply, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        rows.append(head + tail)
-        masks.append([0] * len(head) + [1] * len(tail))
+    heads = {p: tokenizer(prompt_text(p), add_special_tokens=False)["input_ids"] for p in dict.fromkeys(prompts)}
+    tails = tokenizer(list(replies), add_special_tokens=False, return_attention_mask=False,
+                      return_token_type_ids=False)["input_ids"] if len(replies) else []  # one batched call
+    rows = [heads[p] + t + [tokenizer.eos_token_id] for p, t in zip(prompts, tails)]
     T = max(map(len, rows))
-    ids = torch.full((len(rows), T), tokenizer.pad_token_id, dtype=torch.long)
-    attn, mask = torch.zeros_like(ids), torch.zeros_like(ids)
-    for i, (row, m) in enumerate(zip(rows, masks)):
-        ids[i, T - len(row):], attn[i, T - len(row):], mask[i, T - len(row):] = torch.tensor(row), 1, torch.tensor(m)
+    pad = tokenizer.pad_token_id
+    ids = torch.tensor([[pad] * (T - len(r)) + r for r in rows], dtype=torch.long)  # (B, T), left-padded
+    attn = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows], dtype=torch.long)
+    mask = torch.tensor([[0] * (T - len(t) - 1) + [1] * (len(t) + 1) for t in tails], dtype=torch.long)
     return Encoded(ids, attn, (attn.cumsum(-1) - 1).clamp(min=0), mask)
 
 
@@ -171,7 +169,7 @@ def train_reward_model(sft_model, tokenizer, comparisons: list[Comparison], conf
         loss_fn = loss_fn or soft_preference_loss
     loss_fn = loss_fn or ranking_loss
     rm = ScalarModel(sft_model)
-    optimizer = torch.optim.Adam(rm.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(rm.parameters(), lr=config.lr, foreach=True)
     rng = np.random.default_rng(config.seed)
     history = RewardModelHistory()
     if config.pairing == "prompt":
