@@ -75,7 +75,7 @@ def test_pages_without_exercises_show_their_measurements(html):
 
 
 CHAPTER_6_MEASUREMENTS = {  # a line each page prints from its own run (a page whose cell failed has none)
-    "reward_model": r"held-out pairwise accuracy: reward model 0\.\d{3} \| another labeler 0\.\d{3}",
+    "reward_model": r"held-out pairwise accuracy: reward model 0\.\d{3}, 0\.\d{3}, 0\.\d{3} \(seeds 0, 1, 2\) \| another labeler 0\.\d{3}",
     "ppo": r"gold gain: mean \+\d\.\d{3}, smallest \+\d\.\d{3}",
     "overoptimisation": r"best-of-n alpha -?\d\.\d{2}, beta -?\d\.\d{2} \(R\^2 -?\d\.\d{2}\)",
     "alignment_tax": r"cloze cross-entropy: the tax \+\d\.\d{3}, \+\d\.\d{3} nats by seed",
