@@ -38,7 +38,7 @@ from rlcourse.lm.tasks import addition_problems
 class GRPOConfig:
     """One RL run on the addition task. Defaults: Chapter 5's runs, sized for one CPU core."""
 
-    steps: int = 80
+    steps: int = 60
     """Gradient steps (one batch of fresh samples each)."""
     lr: float = 5e-4
     """Adam's learning rate at the start; it decays linearly to 0 at the last step."""
@@ -57,7 +57,8 @@ class GRPOConfig:
     digits: tuple[int, ...] = (2, 3)
     """Operand lengths of the training prompts."""
     eval_every: int = 20
-    """Steps between two greedy exact-match evaluations on the held-out problems."""
+    """Steps between two greedy exact-match evaluations on the held-out problems (the last step is
+    always evaluated)."""
     seed: int = 0
     """Seed of the prompts drawn and of the sampling."""
 
@@ -116,7 +117,7 @@ def prompt_batches(config: GRPOConfig) -> list[list[dict]]:
 
 
 def train_grpo(start, tokenizer, config: GRPOConfig, pieces: Pieces | None = None,
-               eval_problems: list[dict] | None = None, progress=None):
+               eval_problems: list[dict] | None = None, progress=None, start_exact_match: float | None = None):
     """RL from the model ``start`` (left unchanged); returns the trained model and its :class:`History`.
 
     Args:
@@ -127,6 +128,8 @@ def train_grpo(start, tokenizer, config: GRPOConfig, pieces: Pieces | None = Non
         eval_problems: held-out problems for exact match (default: the 500 of ``held_out_problems``;
             an empty list skips evaluation).
         progress: wraps the range of steps, e.g. ``lambda steps: rlcourse.notebook.progress(steps, "RL")``.
+        start_exact_match: the exact match of ``start`` on ``eval_problems``, if already measured (it is
+            then not measured again at step 0).
     """
     f = pieces or Pieces()
     eval_problems = held_out_problems() if eval_problems is None else eval_problems
@@ -139,7 +142,8 @@ def train_grpo(start, tokenizer, config: GRPOConfig, pieces: Pieces | None = Non
     def evaluate(step):
         if eval_problems:
             history.eval_step.append(step)
-            history.exact_match.append(exact_match(model, tokenizer, eval_problems, reverse=True))
+            history.exact_match.append(start_exact_match if step == 0 and start_exact_match is not None
+                                       else exact_match(model, tokenizer, eval_problems, reverse=True))
 
     evaluate(0)
     steps = range(1, config.steps + 1)
@@ -169,6 +173,6 @@ def train_grpo(start, tokenizer, config: GRPOConfig, pieces: Pieces | None = Non
         history.reward.append(rewards.mean().item())
         history.all_fail.append((rewards.sum(dim=1) == 0).float().mean().item())
         history.kl.append(kl.item())
-        if step % config.eval_every == 0:
+        if step % config.eval_every == 0 or step == config.steps:
             evaluate(step)
     return model.eval(), history
