@@ -32,3 +32,30 @@ def kl_optimal_policy(ref_probs, rewards, beta):
     """
     logits = torch.log(ref_probs) + rewards / beta  # log pi*(y) + log Z
     return torch.softmax(logits, dim=-1)
+
+
+def dpo_optimal_margin(p, beta):
+    """Where DPO's loss sends a pair of replies that the labelers do not all agree on.
+
+    Many labelers compare the same two replies ``y1`` and ``y2`` to one prompt, and a fraction ``p``
+    of them prefers ``y1``. Each label is one pair of the DPO data set (``y1`` over ``y2`` for a
+    fraction ``p`` of them, ``y2`` over ``y1`` for the rest), so DPO's loss averaged over the pair's
+    labels is a function of one number: the policy's log-ratio margin
+    ``h = log(pi(y1) / pi_ref(y1)) - log(pi(y2) / pi_ref(y2))``. Return the margin that minimises it.
+    Derive it on paper from the loss of one label (``-log sigmoid`` of beta times the margin in the
+    label's direction). When the labelers all agree, ask whether any finite margin minimises the
+    loss; return ``inf`` or ``-inf`` there.
+
+    Args:
+        p: (B,) float tensor, the fraction of labelers who prefer ``y1`` (0 <= p <= 1), one pair each.
+        beta: DPO's beta (> 0).
+
+    Returns:
+        (B,) tensor, the margin ``h`` that minimises each pair's expected loss (``inf`` or ``-inf``
+        where no finite margin does).
+
+    Example:
+        >>> dpo_optimal_margin(torch.tensor([0.5, 0.75, 1.0]), beta=0.5)
+        tensor([0.0000, 2.1972,    inf])
+    """
+    return torch.logit(p) / beta  # sigmoid(beta * h) = p: the implicit reward matches the labels' rate

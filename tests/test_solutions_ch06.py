@@ -15,7 +15,7 @@ from rlcourse.lm.ppo import PPOConfig, best_of_n_kl, evaluate_policy, explained_
 from rlcourse.lm.reward_model import Comparison, encode_replies, pairwise_accuracy
 from rlcourse.reference.ch06_rlhf import (best_of_n_kl_exact, clipped_value_loss, dpo_loss, gae, ptx_loss, ranking_loss,
                                          shaped_rewards)
-from solutions.ch06_rlhf import kl_optimal_policy
+from solutions.ch06_rlhf import dpo_optimal_margin, kl_optimal_policy
 
 
 def test_ranking_loss_is_the_mean_over_each_prompts_pairs():
@@ -61,6 +61,28 @@ def test_clipped_value_loss_is_half_the_squared_error_on_policy():
     assert clipped_value_loss(v, v, ret, mask).item() == pytest.approx(0.5 * ((v - ret) ** 2).mean().item(), rel=1e-6)
 
 
+def test_clipped_value_loss_follows_the_rule_in_words():
+    gen = torch.Generator().manual_seed(7)
+    B, T, eps = 4, 50, 0.2
+    old, ret = torch.randn(B, T, generator=gen), torch.randn(B, T, generator=gen)
+    v = (old + torch.randn(B, T, generator=gen)).requires_grad_(True)
+    mask = (torch.rand(B, T, generator=gen) < 0.8).float()
+    loss = clipped_value_loss(v, old, ret, mask, clip_eps=eps)
+    (grad,) = torch.autograd.grad(loss * mask.sum(), v)  # each token's own gradient
+    plain = 0.5 * ((v - ret) ** 2).detach()
+    assert loss.item() >= ((plain * mask).sum() / mask.sum()).item() - 1e-6  # never cheaper than unclipped
+    edge = old + eps * torch.sign(v.detach() - old)  # where a value that moved past the range would stop
+    towards = (v.detach() - old).abs().gt(eps) & ((edge - ret).abs() > (v.detach() - ret).abs())
+    assert towards.any() and (~towards & (mask == 1)).any()
+    assert (grad[towards] == 0).all()  # past the edge and better than it: no gradient
+    free = ~towards & (mask == 1)
+    assert torch.allclose(grad[free], (v.detach() - ret)[free], atol=1e-5)  # otherwise the plain error's
+    assert (grad[mask == 0] == 0).all()
+    other = v.detach().clone()
+    other[mask == 0] = 99.0  # what the value head says outside the replies does not matter
+    assert clipped_value_loss(other, old, ret, mask, eps).item() == pytest.approx(loss.item(), rel=1e-6)
+
+
 def test_ptx_loss_rewards_likelihood():
     logp = torch.tensor([[-1.0, -3.0]], requires_grad=True)
     loss = ptx_loss(torch.tensor(0.0), logp, torch.ones(1, 2), ptx_coef=2.0)
@@ -68,11 +90,63 @@ def test_ptx_loss_rewards_likelihood():
     assert loss.item() == pytest.approx(4.0) and (logp.grad < 0).all()  # descending raises the likelihood
 
 
+def test_ptx_loss_counts_every_token_once_whatever_its_document():
+    gen = torch.Generator().manual_seed(8)
+    logp = -torch.rand(3, 8, generator=gen)
+    mask = torch.zeros(3, 8)
+    for b, n in enumerate([8, 2, 5]):
+        mask[b, :n] = 1
+    logp = logp * mask
+    rl = torch.tensor(0.3)
+    loss = ptx_loss(rl, logp, mask, 1.5).item()
+    # cut the long document into two rows: the same tokens, so the same loss (a per-document mean changes)
+    split_logp = torch.cat([logp[1:], torch.cat([logp[:1, :4], torch.zeros(1, 4)], 1),
+                            torch.cat([logp[:1, 4:], torch.zeros(1, 4)], 1)])
+    split_mask = torch.cat([mask[1:], torch.tensor([[1.0] * 4 + [0.0] * 4] * 2)])
+    assert ptx_loss(rl, split_logp, split_mask, 1.5).item() == pytest.approx(loss, rel=1e-6)
+    per_document = rl - 1.5 * ((logp.sum(1) / mask.sum(1)).mean())
+    assert abs(per_document.item() - loss) > 1e-3
+    twice = ptx_loss(rl, torch.cat([logp, logp]), torch.cat([mask, mask]), 1.5).item()
+    assert twice == pytest.approx(loss, rel=1e-6)  # the batch's size does not change the coefficient's meaning
+    padded = ptx_loss(rl, torch.cat([logp, torch.zeros(3, 4)], 1), torch.cat([mask, torch.zeros(3, 4)], 1), 1.5)
+    assert padded.item() == pytest.approx(loss, rel=1e-6)
+
+
 def test_dpo_loss_at_the_reference_is_log_2_and_its_gradient_prefers_the_winner():
     w, l = torch.tensor([-3.0], requires_grad=True), torch.tensor([-2.0], requires_grad=True)
     loss = dpo_loss(w, l, w.detach(), l.detach(), beta=0.1)
     loss.backward()
     assert loss.item() == pytest.approx(math.log(2)) and w.grad.item() < 0 < l.grad.item()
+
+
+def test_dpo_loss_is_the_ranking_loss_of_the_implicit_reward():
+    gen = torch.Generator().manual_seed(9)
+    logps = -10 * torch.rand(4, 6, generator=gen)  # policy w, policy l, reference w, reference l
+    beta = 0.3
+    implicit = beta * torch.stack([logps[0] - logps[2], logps[1] - logps[3]], dim=1)  # (B, 2)
+    ranking = torch.tensor([[0, 1]] * 6)  # the preferred reply first
+    assert dpo_loss(*logps, beta=beta).item() == pytest.approx(ranking_loss(implicit, ranking).item(), rel=1e-6)
+    assert math.isfinite(dpo_loss(torch.tensor([-900.0]), torch.tensor([0.0]), torch.tensor([0.0]),
+                                  torch.tensor([0.0]), beta=1.0).item())
+
+
+def test_dpo_optimal_margin_minimises_the_expected_dpo_loss():
+    p = torch.tensor([0.05, 0.3, 0.5, 0.8, 0.99], dtype=torch.float64)
+    beta = 0.2
+    h = dpo_optimal_margin(p, beta).clone().requires_grad_(True)
+    one = torch.ones(1, dtype=torch.float64)
+    for i in range(len(p)):  # p of the labels say y1 > y2, the rest y2 > y1
+        def expected(m):
+            return (p[i] * dpo_loss(m[None], 0 * one, 0 * one, 0 * one, beta)
+                    + (1 - p[i]) * dpo_loss(0 * one, m[None], 0 * one, 0 * one, beta))
+        (grad,) = torch.autograd.grad(expected(h[i]), h)
+        assert abs(grad[i].item()) < 1e-9
+        for step in (-0.5, 0.5):
+            assert expected(h[i].detach() + step) > expected(h[i].detach())
+    assert torch.allclose(dpo_optimal_margin(1 - p, beta), -dpo_optimal_margin(p, beta))  # swap the replies
+    assert torch.allclose(dpo_optimal_margin(p, 2 * beta), dpo_optimal_margin(p, beta) / 2)
+    ends = dpo_optimal_margin(torch.tensor([0.0, 1.0]), 0.1)
+    assert ends[0].item() == -math.inf and ends[1].item() == math.inf
 
 
 def test_kl_optimal_policy_maximises_the_objective():

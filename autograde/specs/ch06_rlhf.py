@@ -123,6 +123,14 @@ def _ptx_unmasked(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
     return rl_loss - ptx_coef * (pretrain_logp * pretrain_mask).mean()
 
 
+def _ptx_per_document(rl_loss, pretrain_logp, pretrain_mask, ptx_coef, reduce="mean"):
+    m = pretrain_mask.to(pretrain_logp.dtype)
+    per_doc = (pretrain_logp * m).sum(dim=1)  # (B,) each document's log-likelihood
+    if reduce == "mean":
+        per_doc = per_doc / m.sum(dim=1)  # (B,) each document's mean per token
+    return rl_loss - ptx_coef * per_doc.mean()
+
+
 def _ptx_coef_on_rl(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
     m = pretrain_mask.to(pretrain_logp.dtype)
     return ptx_coef * rl_loss - (pretrain_logp * m).sum() / m.sum()
@@ -150,6 +158,19 @@ def _dpo_sum(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
 
 def _dpo_negated(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
     return -shared.dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta)
+
+
+def _margin_variant(p, beta, log_odds=torch.logit, scale="divide", sign=1.0):
+    h = sign * log_odds(p)
+    return h if scale == "none" else h * beta if scale == "multiply" else h / beta
+
+
+def _margin_majority(p, beta):
+    return torch.where(p > 0.5, math.inf, torch.where(p < 0.5, -math.inf, 0.0)).to(p.dtype)
+
+
+def _margin_finite(p, beta):
+    return torch.logit(p.clamp(1e-6, 1 - 1e-6)) / beta
 
 
 def _opt_no_reference(ref_probs, rewards, beta):
@@ -253,6 +274,24 @@ def _ptx_case(seed, lengths, T=8, coef=0.5):
     return dict(rl_loss=torch.tensor(float(torch.randn(1, generator=gen))),
                 pretrain_logp=torch.log(torch.rand(B, T, generator=gen).clamp_min(0.05)) * mask,
                 pretrain_mask=mask, ptx_coef=coef)
+
+
+def _value_moves_case():
+    """One row, old value 0 and return 1: inside the range, past the edge towards the return, away from
+    it, overshooting it; then the same four moves below a return of -1 in a second row; and a masked
+    token whose value says anything."""
+    values = torch.tensor([[0.1, 0.5, -0.5, 2.0, 9.0], [-0.05, -0.6, 0.7, -3.0, -9.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0, 0.0]])
+    return dict(values=values, old_values=torch.zeros(2, 5), returns=torch.tensor([[1.0] * 5, [-1.0] * 5]),
+                mask=mask, clip_eps=0.2)
+
+
+def _margin_case(seed, B, labelers=20, beta=0.1, dtype=torch.float32):
+    """B pairs, each labelled by `labelers` people: rates in steps of 1 / labelers, 0 and 1 included."""
+    gen = torch.Generator().manual_seed(seed)
+    wins = torch.randint(0, labelers + 1, (B,), generator=gen)
+    wins[:2] = torch.tensor([0, labelers])
+    return dict(p=(wins.double() / labelers).to(dtype), beta=beta)
 
 
 def _dpo_case(seed, B, spread=3.0, beta=0.1):
@@ -386,20 +425,29 @@ CHAPTER = Chapter(
         ),
         Exercise(
             reference=shared.clipped_value_loss,
-            visible=[_value_case(0, prompts=[1, 2], replies=[4, 3]),
+            visible=[dict(values=torch.tensor([[0.1, 0.5, -0.5, 2.0]]), old_values=torch.zeros(1, 4),
+                          returns=torch.ones(1, 4), mask=torch.ones(1, 4), clip_eps=0.2),
+                     _value_case(0, prompts=[1, 2], replies=[4, 3]),
                      dict(values=torch.tensor([[1.0]]), old_values=torch.tensor([[0.0]]),
                           returns=torch.tensor([[2.0]]), mask=torch.tensor([[1.0]]), clip_eps=0.2)],
-            hidden=[_value_case(1, prompts=[2, 1, 3], replies=[3, 5, 2], spread=0.05),
+            hidden=[_value_moves_case(),
+                    _value_case(1, prompts=[2, 1, 3], replies=[3, 5, 2], spread=0.05),
                     _value_case(2, prompts=[1], replies=[5], spread=2.0, clip_eps=0.5),
                     _value_case(3, prompts=[3, 1], replies=[2, 4], spread=0.3, clip_eps=0.1)],
             mistakes=[
-                Mistake("min_not_max", "the loss takes the smaller of the two errors; PPO takes the larger "
-                        "(torch.maximum), a pessimistic bound.", variant(_value_variant, combine=torch.minimum)),
-                Mistake("clipped_only", "only the clipped term is used; the loss is the larger of the clipped "
-                        "and the unclipped squared errors.", _value_clipped_only),
-                Mistake("unclipped", "the clipped term is missing: 0.5 * max((v - R)^2, (v_clip - R)^2).",
+                Mistake("min_not_max", "past the edge of the range the smaller of the two errors is charged, "
+                        "so a value that moves away from its return is charged only the error at the edge, "
+                        "and nothing pulls it back; the loss charges the larger one (torch.maximum).",
+                        variant(_value_variant, combine=torch.minimum)),
+                Mistake("edge_error_everywhere", "every value past the edge is charged the error at the edge, "
+                        "with no gradient; that is right only while the edge is the worse of the two. A value "
+                        "that moved away from its return, or overshot it, is charged its own error, which is "
+                        "larger: take the larger of the two errors.", _value_clipped_only),
+                Mistake("unclipped", "the clip is missing: a value that moves past the edge towards its return "
+                        "keeps earning; charge it the error at the edge, the larger of the two.",
                         variant(_value_variant, clipped=False)),
-                Mistake("no_half", "the factor 0.5 is missing.", variant(_value_variant, half=1.0)),
+                Mistake("no_half", "the factor 0.5 of the plain loss 0.5 * (values - returns)^2 is missing.",
+                        variant(_value_variant, half=1.0)),
                 Mistake("unmasked", "prompt and padding positions are counted: average over reply tokens only.",
                         variant(_value_variant, use_mask=False)),
             ],
@@ -409,16 +457,24 @@ CHAPTER = Chapter(
         ),
         Exercise(
             reference=shared.ptx_loss,
-            visible=[dict(rl_loss=torch.tensor(1.0), pretrain_logp=torch.tensor([[-2.0, -4.0, 0.0]]),
-                          pretrain_mask=torch.tensor([[1.0, 1.0, 0.0]]), ptx_coef=0.5),
+            visible=[dict(rl_loss=torch.tensor(2.0), pretrain_logp=torch.tensor([[-1.0, -1.0, -1.0], [-2.0, 0.0, 0.0]]),
+                          pretrain_mask=torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]), ptx_coef=0.5),
                      _ptx_case(0, lengths=[5, 2, 7])],
             hidden=[_ptx_case(1, lengths=[1, 6], coef=27.8), _ptx_case(2, lengths=[3, 3, 3, 7], coef=0.0),
-                    _ptx_case(3, lengths=[4], coef=2.0)],
+                    _ptx_case(3, lengths=[4], coef=2.0), _ptx_case(4, lengths=[7, 1, 1, 1], coef=1.0)],
             mistakes=[
                 Mistake("plus_sign", "the pretraining log-likelihood is added to the loss; it is to be "
                         "maximised, so the loss subtracts ptx_coef times it.", _ptx_plus),
-                Mistake("sum_not_mean", "the log-likelihood is summed over tokens; use its mean per token, so "
-                        "ptx_coef does not depend on the batch size.", _ptx_sum),
+                Mistake("per_document_mean", "each document's mean log-likelihood is taken first, then the "
+                        "mean over documents: a token of a short document then weighs more than a token of a "
+                        "long one. Pretraining counts every real token of the batch once: divide the batch's "
+                        "total by its number of real tokens.", variant(_ptx_per_document, reduce="mean")),
+                Mistake("per_document_sum", "this is the mean over documents of each document's whole "
+                        "log-likelihood, the objective's log pi(x) taken literally; its size grows with the "
+                        "documents' length, so ptx_coef would mean something else for every corpus. Use the "
+                        "log-likelihood per token.", variant(_ptx_per_document, reduce="sum")),
+                Mistake("sum_not_mean", "the log-likelihood is summed over the batch's tokens; use its mean per "
+                        "token, so ptx_coef does not depend on the batch size.", _ptx_sum),
                 Mistake("unmasked_mean", "the mean runs over the padding too; divide by the number of real "
                         "tokens, pretrain_mask.sum().", _ptx_unmasked),
                 Mistake("coef_on_rl_loss", "ptx_coef multiplies the RL loss; it weighs the pretraining term.",
@@ -449,6 +505,33 @@ CHAPTER = Chapter(
             points=(1, 1),
             rtol=1e-5, atol=1e-6,
             adapter="loss_and_grad_policy_logps",
+        ),
+        Exercise(
+            reference=ref.dpo_optimal_margin,
+            visible=[dict(p=torch.tensor([0.5, 0.75, 1.0]), beta=0.5), dict(p=torch.tensor([0.0, 0.2, 0.9]), beta=0.1),
+                     _margin_case(0, 6)],
+            hidden=[_margin_case(1, 8, labelers=5, beta=1.0), _margin_case(2, 5, labelers=100, beta=0.05),
+                    _margin_case(3, 10, labelers=7, beta=0.3, dtype=torch.float64)],
+            mistakes=[
+                Mistake("forgets_beta", "this is the margin of the implicit rewards, beta * h; the log-ratio "
+                        "margin h is that divided by beta (a smaller beta lets the policy move further).",
+                        variant(_margin_variant, scale="none")),
+                Mistake("beta_multiplies", "beta multiplies the log-odds; the loss depends on beta * h, so the "
+                        "optimal h is the log-odds divided by beta.", variant(_margin_variant, scale="multiply")),
+                Mistake("log_not_logit", "the optimum satisfies sigmoid(beta * h) = p, so beta * h is the log-odds "
+                        "log(p / (1 - p)), not log p.", variant(_margin_variant, log_odds=torch.log)),
+                Mistake("majority_label", "each pair is given its majority's label, which sends the margin to "
+                        "infinity whenever p is not 1/2; the loss averages over all the labels, and the "
+                        "minority's pull balances the majority's where sigmoid(beta * h) = p.", _margin_majority),
+                Mistake("finite_at_certainty", "when every labeler prefers the same reply, -log sigmoid(beta * h) "
+                        "keeps falling as h grows, so no finite margin minimises the loss: return inf (or -inf "
+                        "when p = 0), not a large finite number.", _margin_finite),
+                Mistake("swapped", "the sign is flipped: p is the fraction who prefer y1, and h is y1's log-ratio "
+                        "minus y2's, so h > 0 when p > 1/2.", variant(_margin_variant, sign=-1.0)),
+            ],
+            points=(1, 1),
+            rtol=1e-6, atol=1e-6,
+            adapter="with_infinities",
         ),
         Exercise(
             reference=ref.kl_optimal_policy,

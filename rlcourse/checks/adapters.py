@@ -146,3 +146,17 @@ def _loss_and_grad_values(fn, args):
 @adapter("loss_and_grad_policy_logps")
 def _loss_and_grad_policy_logps(fn, args):
     return _loss_and_grads(fn, args, ("logp_w", "logp_l"))
+
+
+@adapter("with_infinities")
+def _with_infinities(fn, args):
+    """The output with its infinite entries apart: JSON, which carries a graded kernel's outputs to the
+    grader, has no infinity."""
+    import torch
+
+    out = fn(**args)
+    if not torch.is_tensor(out):
+        raise TypeError(f"expected a torch tensor, got {type(out).__name__}")
+    infinite = torch.isinf(out)
+    return {"the finite entries (0 where infinite)": torch.where(infinite, torch.zeros_like(out), out),
+            "the sign of the infinite entries (0 where finite)": (torch.sign(out) * infinite).to(torch.int64)}

@@ -112,12 +112,17 @@ def gae(rewards, values, mask, gamma=1.0, lam=0.95):
 
 
 def clipped_value_loss(values, old_values, returns, mask, clip_eps=0.2):
-    """PPO's clipped value loss: the value function may not move more than ``clip_eps`` per batch
-    for free.
+    """PPO's clipped value loss: the value function may not move more than ``clip_eps`` from its old
+    estimate for free.
 
-    Per token, with ``v_clip = old_values + clip(values - old_values, -clip_eps, clip_eps)``, the loss
-    is ``0.5 * max((values - returns)^2, (v_clip - returns)^2)``, averaged over the reply tokens of
-    the batch.
+    A token's plain loss is ``0.5 * (values - returns)^2``. Within ``clip_eps`` of ``old_values`` that
+    is its loss. Further out, the extra distance may cost but never pay: a value that has moved past
+    the edge of the range ``old_values -/+ clip_eps`` towards its return, and that is still no closer
+    to it than the edge, is charged the error it would have at the edge, and gets no gradient (one
+    batch cannot buy more than ``clip_eps`` of improvement); a value that has moved past the edge away
+    from its return, or so far towards it that it is now further from the return than the edge is, is
+    charged its own error, gradient and all. Work out what each of these cases charges, find the short
+    form that covers them all, then average over the reply tokens of the batch.
 
     Args:
         values: (B, T) the value function's current estimates (differentiable).
@@ -130,9 +135,10 @@ def clipped_value_loss(values, old_values, returns, mask, clip_eps=0.2):
         scalar tensor.
 
     Example:
-        >>> clipped_value_loss(torch.tensor([[1.0]]), torch.tensor([[0.0]]), torch.tensor([[2.0]]),
-        ...                    torch.tensor([[1]]), clip_eps=0.2)  # 0.5 * max(1, 1.8^2)
-        tensor(1.6200)
+        >>> # old value 0, return 1: inside the range, past the edge towards 1, away from 1, overshooting
+        >>> clipped_value_loss(torch.tensor([[0.1, 0.5, -0.5, 2.0]]), torch.zeros(1, 4), torch.ones(1, 4),
+        ...                    torch.ones(1, 4), clip_eps=0.2)  # 0.5 * (0.81 + 0.64 + 2.25 + 1.0) / 4
+        tensor(0.5875)
     """
     mask = mask.to(values.dtype)
     old_values = old_values.detach()
@@ -142,11 +148,15 @@ def clipped_value_loss(values, old_values, returns, mask, clip_eps=0.2):
 
 
 def ptx_loss(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
-    """The PPO-ptx loss: the RL loss minus ``ptx_coef`` times the mean log-likelihood of pretraining text.
+    """The PPO-ptx loss: the RL loss of a step, with InstructGPT's pretraining term added.
 
-    InstructGPT maximises ``E[r(x, y) - beta log(pi(y|x) / pi_SFT(y|x))] + gamma E_pretrain[log pi(x)]``;
-    as a loss to minimise, the pretraining term is ``-ptx_coef`` times the log-likelihood per token of
-    a batch of pretraining documents.
+    InstructGPT maximises ``E[r(x, y) - beta log(pi(y|x) / pi_SFT(y|x))] + gamma E_pretrain[log pi(x)]``.
+    Turn the pretraining term into a loss to minimise alongside ``rl_loss`` (which already has its
+    sign), estimated from a padded batch of pretraining documents of different lengths. Measure it as
+    the policy's pretraining loss measured it, per token: every real token of the batch counts once,
+    whichever document it is in, so that ``ptx_coef`` (InstructGPT's gamma) means the same whatever
+    the documents' lengths and the batch size. Before you write it, work out what the two documents of
+    the example give, and what you would get by averaging within each document first.
 
     Args:
         rl_loss: scalar tensor, the PPO loss of the step.
@@ -158,8 +168,9 @@ def ptx_loss(rl_loss, pretrain_logp, pretrain_mask, ptx_coef):
         scalar tensor.
 
     Example:
-        >>> ptx_loss(torch.tensor(1.0), torch.tensor([[-2.0, -4.0, 0.0]]), torch.tensor([[1, 1, 0]]), 0.5)
-        tensor(2.5000)
+        >>> logp = torch.tensor([[-1.0, -1.0, -1.0], [-2.0, 0.0, 0.0]])  # three tokens, then one
+        >>> ptx_loss(torch.tensor(2.0), logp, torch.tensor([[1, 1, 1], [1, 0, 0]]), 0.5)
+        tensor(2.6250)
     """
     pretrain_mask = pretrain_mask.to(pretrain_logp.dtype)
     mean_logp = (pretrain_logp * pretrain_mask).sum() / pretrain_mask.sum().clamp_min(1.0)
@@ -170,8 +181,12 @@ def dpo_loss(logp_w, logp_l, ref_logp_w, ref_logp_l, beta=0.1):
     """Direct preference optimisation (Rafailov et al., 2023): the reward model's loss, with the policy
     itself as the reward model.
 
-    The implicit reward of a reply is ``beta * (log pi(y|x) - log pi_ref(y|x))``; the loss is the mean
-    over pairs of ``-log sigmoid`` of the preferred reply's implicit reward minus the other's.
+    The policy defines an implicit reward for every reply, ``beta * log(pi(y|x) / pi_ref(y|x))``
+    (the KL-regularised optimum read backwards, without the ``beta * log Z(x)`` that two replies to the
+    same prompt share). DPO fits that reward to the labels exactly as Exercise 6.1 fitted a reward
+    model: return the mean over the batch's pairs of the negative log-likelihood, under the
+    Bradley-Terry model, of the label "``y_w`` is preferred to ``y_l``". Stay finite when the policy
+    has moved far from the reference.
 
     Args:
         logp_w, logp_l: (B,) log-probabilities of the preferred and the rejected reply under the policy
