@@ -209,8 +209,10 @@ def train_ppo(policy_start, tokenizer, reward_model: ScalarModel, prompts: list[
                 if config.ptx_coef > 0:
                     docs = pretraining_batch(tokenizer, config.ptx_batch, int(rng.integers(2**31)))
                     logits = policy(input_ids=docs["input_ids"], attention_mask=docs["attention_mask"]).logits
-                    pre_logp = f.token_logprobs(logits, docs["input_ids"], docs["loss_mask"])
-                    loss = f.ptx_loss(loss, pre_logp, docs["loss_mask"], config.ptx_coef)
+                    predicted = docs["loss_mask"].clone()
+                    predicted[:, 0] = 0  # <|bos|> is given, not predicted: no log-likelihood to average
+                    pre_logp = f.token_logprobs(logits, docs["input_ids"], predicted)
+                    loss = f.ptx_loss(loss, pre_logp, predicted, config.ptx_coef)
                 pol_opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
