@@ -45,7 +45,7 @@ import time
 from pathlib import Path
 
 from autograde.store import STATE_TABLE, Store  # noqa: F401 (STATE_TABLE: the fingerprints' table)
-from autograde.worker import execute
+from autograde.worker import close_fork_servers, execute
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -116,6 +116,7 @@ class Grader:
         """nbgrader's log for each submission it could not grade."""
         self._code = None
         self._locked = None
+        self._modules = None
 
     def fingerprint(self, folder: Path) -> str:
         """What a grade depends on: the submission's files, the chapter's source notebook and
@@ -163,7 +164,24 @@ class Grader:
             return None, tampering
         execute = {k: v for k, v in self.config.Execute.items()}
         return {"student": student, "chapter": self.chapter, "notebook": json.loads(json.dumps(nb)),
-                "plan": [list(step) for step in plan(nb.cells, release_sources)], "execute": execute}, tampering
+                "plan": [list(step) for step in plan(nb.cells, release_sources)], "execute": execute,
+                "preload": self._preload(release_sources)}, tampering
+
+    def _preload(self, release_sources: set[str]) -> list[str]:
+        """What the fork server imports once per chapter: the modules the instructor's own cells in the
+        chapter notebook's plan import (a student who imports more pays for it in their own run)."""
+        import nbformat
+
+        from autograde.plan import imported_modules, plan
+
+        if self._modules is None:
+            sources = set()
+            for path in sorted((self.source_dir / self.chapter).glob("*.ipynb")):
+                cells = nbformat.read(path, as_version=4).cells
+                sources.update(code for i, code in plan(cells, release_sources)
+                               if not cells[i].metadata.get("nbgrader", {}).get("solution"))
+            self._modules = list(imported_modules(frozenset(sources)))
+        return self._modules
 
     def _edited_locked_cells(self, nb) -> list[str]:
         if self._locked is None:
@@ -186,6 +204,7 @@ class Grader:
         with self.store.open(), contextlib.ExitStack() as batch:
             speedups.prepare_once(self.store.work)
             batch.callback(speedups.release)
+            batch.callback(client.run, close_fork_servers)
             students = sorted(p.parent.name for p in self.submitted.glob(f"*/{self.chapter}") if p.is_dir())
             done = {} if force else self.store.fingerprints()
             fingerprints = {s: self.fingerprint(self.submitted / s / self.chapter) for s in students}

@@ -219,3 +219,22 @@ def plan(cells: list[dict], release_sources: set[str]) -> list[tuple[int, str]]:
         if chosen:
             keep[index] = "".join(s.source + "\n" for s in reversed(chosen))
     return sorted(keep.items())
+
+
+@functools.lru_cache(maxsize=8)
+def imported_modules(sources: frozenset) -> tuple[str, ...]:
+    """The absolute module names the top-level ``import`` statements of ``sources`` name, sorted: what the
+    fast grader's fork server imports once per chapter (from the instructor's cells, never a student's)."""
+    names = set()
+    for source in sources:
+        code = python_source(source)
+        try:
+            tree = ast.parse(code) if code is not None else None
+        except SyntaxError:
+            continue
+        for node in tree.body if tree is not None else ():
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module)
+    return tuple(sorted(names))

@@ -25,6 +25,15 @@ grader starts its cell runner the same way. Inside, a submission sees:
   ``RLCOURSE_KERNEL_WALL_S`` (default 1800 s) for the whole kernel, timed by ``timeout`` *outside*
   the sandbox (killing it kills the sandbox); nbgrader adds a time limit per cell and a cap on output.
 
+The fast grader runs its cells in a fork server started once per chapter and worker in this same
+sandbox (``fork_server=True``; ``autograde/runner.py``): it imports what the chapter's cells import,
+then forks one child per submission and isolates it before any of the submission's code runs, with
+new mount, pid and IPC namespaces, a fresh ``/tmp`` of the same size and a fresh ``/proc``, its own
+user id (run as root) and no capability, so nothing one submission leaves reaches the next. Run as
+root, the server keeps the four capabilities that takes (:data:`FORK_SERVER_CAPS`) and no submission
+ever holds them. The worker times each cell outside the sandbox and kills the whole server when one
+does not stop.
+
 The process limit counts the processes of one user: run unprivileged, bubblewrap puts the sandbox in
 a user namespace of its own, where the count is the sandbox's own. Run as root (a container, CI),
 processes of uid 0 are never counted, so the sandbox drops to a user id of its own, chosen at random
@@ -137,24 +146,34 @@ def sandbox_uid() -> int | None:
     return random.SystemRandom().randrange(*SANDBOX_UIDS) if os.geteuid() == 0 else None
 
 
+FORK_SERVER_CAPS = ("CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+"""What the fast grader's fork server keeps when the grader is root: enough to give each child new
+namespaces, a fresh ``/tmp``, a user id of its own, and to drop every capability in the child
+(``autograde/runner.py``). The server runs only the course's code; no submission runs with them."""
+
+
 def sandbox_command(kernel_cmd: list[str], cwd: str, private: str | None = None, assignment: str | None = None,
-                    uid: int | None = None) -> list[str]:
+                    uid: int | None = None, fork_server: bool = False) -> list[str]:
     """``kernel_cmd`` wrapped in bubblewrap (see the module docstring for what it may see).
 
     ``cwd``: the submission's folder (read-only); ``private``: a writable folder (an nbgrader kernel's
     connection file and sockets), or ``None``; ``assignment``: the chapter, whose references and later
-    ones are masked; ``uid``: the user the process runs as when the grader is root (:func:`sandbox_uid`).
+    ones are masked; ``uid``: the user the process runs as when the grader is root (:func:`sandbox_uid`);
+    ``fork_server``: the process is the fast grader's fork server, which isolates every child it forks
+    itself (run as root, it stays root with :data:`FORK_SERVER_CAPS` and needs no ``uid``).
     """
     import rlcourse
 
     package = Path(rlcourse.__file__).resolve().parent
     limit = limits()
     as_root = os.geteuid() == 0
-    if as_root and uid is None:
+    if as_root and uid is None and not fork_server:
         raise ValueError("run as root, a sandbox needs a user id of its own (sandbox_uid())")
     # as root: no user namespace (the process count of uid 0 is never limited); setpriv drops to `uid`
     namespaces = (["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
                   if as_root else ["--unshare-all", "--cap-drop", "ALL"])
+    if as_root and fork_server:
+        namespaces += [arg for cap in FORK_SERVER_CAPS for arg in ("--cap-add", cap)]
     args = [bwrap(), "--die-with-parent", "--new-session", *namespaces, "--clearenv",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/bin", "/bin",
             "--symlink", "usr/sbin", "/sbin", "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",
@@ -185,7 +204,7 @@ def sandbox_command(kernel_cmd: list[str], cwd: str, private: str | None = None,
     for key, value in kernel_environment().items():
         args += ["--setenv", key, value]
     args += ["--"]
-    if as_root:
+    if as_root and not fork_server:
         args += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--no-new-privs", "--"]
     args += ["/usr/bin/prlimit", f"--as={limit['memory']}", f"--fsize={limit['tmp']}",

@@ -12,11 +12,13 @@ it never sees the gradebook, and nothing it returns is trusted by the client
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
@@ -47,7 +49,7 @@ def execute(job: dict) -> dict:
         result = _run_notebook(job)
         result["fallback"] = why
     result["seconds"] = time.perf_counter() - start
-    result["worker"] = f"worker pid {os.getpid()} on {socket.gethostname()}"
+    result["worker"] = f"worker pid {os.getpid()} on {socket.gethostname()}, in {result.get('runner', 'an nbgrader kernel')}"
     result["sources"] = {i: _digest(src) for i, src in _code_cells(job["notebook"])}
     return result
 
@@ -73,9 +75,22 @@ def _scratch(chapter: str):
 def _run_planned(job: dict) -> tuple[dict | None, str]:
     """The planned cells in the sandboxed runner: ``(result, "")``, or ``(None, why)`` when the run is
     not clean and the whole notebook must run instead."""
+    timeout = job["execute"].get("timeout") or 30
+    with _fork_server(job["chapter"], tuple(job.get("preload", ()))) as server:
+        if server is not None:
+            cells, why = server.run(job["plan"], timeout)
+        else:
+            cells, why = _run_once(job, timeout)
+    if why:
+        return None, why
+    runner = "a fork server's child" if server is not None else "a runner of its own"
+    return {"engine": "planned", "runner": runner, "cells": cells, "error": None}, ""
+
+
+def _run_once(job: dict, timeout: float) -> tuple[dict, str]:
+    """The planned cells in a runner started for this submission alone (no fork server)."""
     from autograde.sandbox import launcher_environment, sandbox_command, sandbox_uid
 
-    timeout = job["execute"].get("timeout") or 30
     with _scratch(job["chapter"]) as cwd:
         read_fd, write_fd = os.pipe()
         cmd = sandbox_command([sys.executable, "-c", RUNNER.read_text()], cwd, assignment=job["chapter"],
@@ -83,23 +98,156 @@ def _run_planned(job: dict) -> tuple[dict | None, str]:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 pass_fds=(write_fd,), start_new_session=True, env=launcher_environment())
         os.close(write_fd)
-        events: queue.Queue = queue.Queue()
-        reader = threading.Thread(target=_read_events, args=(read_fd, events), daemon=True)
-        reader.start()
+        events, reader = _reader(read_fd)
         try:
             proc.stdin.write(json.dumps({"cells": job["plan"], "channel": write_fd, "timeout": timeout}).encode())
             proc.stdin.close()
         except BrokenPipeError:
             pass
         try:
-            cells, why = _collect(job["plan"], events, timeout + INTERRUPT_GRACE_S)
+            return _collect(job["plan"], events, timeout + INTERRUPT_GRACE_S)
         finally:
             proc.kill()
             proc.wait()
             reader.join(timeout=5)
-    if why:
-        return None, why
-    return {"engine": "planned", "cells": cells, "error": None}, ""
+
+
+def _reader(fd: int) -> tuple[queue.Queue, threading.Thread]:
+    events: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_read_events, args=(fd, events), daemon=True)
+    reader.start()
+    return events, reader
+
+
+class ForkServer:
+    """The cell runner started once per chapter and worker as a fork server (``autograde/runner.py``):
+    it imports what the chapter's cells import, inside the chapter's sandbox, and runs each submission
+    in a fresh isolated child. Saves a Python start and the imports (``import torch`` alone is about a
+    second) per submission. A server that misbehaves (a child that does not finish, no answer) is
+    killed, and the next submission gets a new one."""
+
+    def __init__(self, chapter: str, preload: tuple[str, ...]):
+        from autograde.sandbox import SANDBOX_UIDS, launcher_environment, limits, sandbox_command, sandbox_uid
+
+        self.folder = tempfile.mkdtemp(prefix="rlcourse-grade-")
+        cwd = Path(self.folder) / chapter  # the sandbox masks the chapter's references by this name
+        cwd.mkdir(mode=0o755)
+        Path(self.folder).chmod(0o755)
+        ours, theirs = socket.socketpair()
+        settings = {"preload": list(preload), "tmp": limits()["tmp"], "uids": list(SANDBOX_UIDS)}
+        cmd = sandbox_command([sys.executable, "-c", RUNNER.read_text(), "serve", str(theirs.fileno()),
+                               json.dumps(settings)], str(cwd), assignment=chapter, uid=sandbox_uid(), fork_server=True)
+        self.started = time.monotonic()
+        self.control, self._buffer = ours, b""
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), start_new_session=True,
+                                     env=launcher_environment())
+        theirs.close()
+        hello = self._message(STARTUP_S)
+        self.isolated = bool(hello and hello.get("ready") and hello.get("isolated"))
+        self.why = "" if self.isolated else (hello or {}).get("why") or "the fork server did not start"
+
+    def alive(self) -> bool:
+        from autograde.sandbox import limits
+
+        young = time.monotonic() - self.started < limits()["wall"] / 2  # its whole-sandbox limit is far off
+        return self.proc.poll() is None and self.isolated and young
+
+    def run(self, plan: list, timeout: float) -> tuple[dict, str]:
+        read_fd, write_fd = os.pipe()
+        try:
+            payload = json.dumps({"cells": plan, "timeout": timeout}).encode()
+            socket.send_fds(self.control, [len(payload).to_bytes(8, "big")], [write_fd])
+            self.control.sendall(payload)
+        except OSError:
+            self.close()
+        finally:
+            os.close(write_fd)
+        events, reader = _reader(read_fd)
+        cells, why = _collect(plan, events, timeout + INTERRUPT_GRACE_S)
+        finished = None if why else self._message(INTERRUPT_GRACE_S)
+        if not (finished and "finished" in finished):  # a child still running (or a dead server): end it all
+            self.close()
+        reader.join(timeout=5)
+        return cells, why
+
+    def _message(self, timeout: float) -> dict | None:
+        """The server's next line (its own messages: no child holds this socket), or ``None``."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.control.settimeout(left)
+            try:
+                chunk = self.control.recv(4096)
+            except (OSError, TimeoutError):
+                return None
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            return json.loads(line)
+        except ValueError:
+            return None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()  # the sandbox dies with its parent, every child with the sandbox
+        self.proc.wait()
+        self.isolated = False
+        self.control.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SERVERS: dict[tuple, list[ForkServer]] = {}
+_SERVERS_LOCK = threading.Lock()
+_NO_SERVER: set[str] = set()
+"""Chapters whose fork server could not isolate a child on this worker: their runs start one runner each."""
+
+
+@contextlib.contextmanager
+def _fork_server(chapter: str, preload: tuple[str, ...]):
+    """An idle fork server for ``chapter`` (started if none is), or ``None`` when isolation is not possible
+    here or ``RLCOURSE_FORK_SERVER=0``. One submission at a time per server."""
+    if os.environ.get("RLCOURSE_FORK_SERVER", "1") == "0" or chapter in _NO_SERVER:
+        yield None
+        return
+    key = (chapter, preload)
+    with _SERVERS_LOCK:
+        idle = _SERVERS.setdefault(key, [])
+        server = idle.pop() if idle else None
+    if server is not None and not server.alive():
+        server.close()
+        server = None
+    if server is None:
+        server = ForkServer(chapter, preload)
+        if not server.isolated:
+            server.close()
+            _NO_SERVER.add(chapter)
+            yield None
+            return
+    try:
+        yield server
+    finally:
+        if server.alive():
+            with _SERVERS_LOCK:
+                _SERVERS[key].append(server)
+        else:
+            server.close()
+
+
+def close_fork_servers() -> None:
+    """Stop every idle fork server of this process (the end of a batch; they also stop when it exits)."""
+    with _SERVERS_LOCK:
+        servers = [s for idle in _SERVERS.values() for s in idle]
+        _SERVERS.clear()
+    for server in servers:
+        server.close()
+
+
+atexit.register(close_fork_servers)
 
 
 def _read_events(fd: int, events: queue.Queue) -> None:

@@ -6,8 +6,10 @@ For each chapter: a throw-away course folder, the chapter released, a class of N
 a right answer, a right answer, a half-wrong one, an untouched one), copied to a second folder. One
 folder is graded with one ``nbgrader autograde CHAPTER --create`` call (the README's command), the
 other with ``python -m autograde grade CHAPTER --workers W`` (its Dask local cluster started inside
-the timed command). Prints the wall time per submission of both, the ratio, and whether every
-submission got the same score from both. Both use the course's configuration (the same sandbox, time
+the timed command), and a third copy with the fast grader's fork server turned off
+(``RLCOURSE_FORK_SERVER=0``: a sandboxed runner started, and torch and the support package imported,
+for every submission). Prints the wall time per submission of each, the ratio of nbgrader's to the
+fast grader's, and whether every submission got the same score from all three. Both use the course's configuration (the same sandbox, time
 limits and checks); the machine should be otherwise idle.
 """
 
@@ -37,15 +39,23 @@ def bench(chapter: str, copies: int, workers: int, tmp: Path) -> dict:
              filled_in(release_nb, chapter, wrong_answers(chapter)), release_nb]
     for i in range(copies):
         plain.submit(f"student{i:03d}", chapter, kinds[i % len(kinds)])
-    fast = plain.copy("fast")
+    fast, unforked = plain.copy("fast"), plain.copy("unforked")
     start = time.perf_counter()
     plain.run("autograde", chapter, "--create")
     t_plain = time.perf_counter() - start
     start = time.perf_counter()
     fast.grade(chapter, f"--workers={workers}")
     t_fast = time.perf_counter() - start
+    os.environ["RLCOURSE_FORK_SERVER"] = "0"
+    try:
+        start = time.perf_counter()
+        unforked.grade(chapter, f"--workers={workers}")
+        t_unforked = time.perf_counter() - start
+    finally:
+        del os.environ["RLCOURSE_FORK_SERVER"]
     return {"chapter": chapter, "copies": copies, "plain": t_plain / copies, "fast": t_fast / copies,
-            "same": plain.scores(chapter) == fast.scores(chapter)}
+            "unforked": t_unforked / copies,
+            "same": plain.scores(chapter) == fast.scores(chapter) == unforked.scores(chapter)}
 
 
 def main() -> None:
@@ -56,12 +66,13 @@ def main() -> None:
     args = parser.parse_args()
     copies = args.copies + [args.copies[-1]] * (len(args.chapters) - len(args.copies))
     print(f"{os.cpu_count()} CPU cores; fast grader with {args.workers} local workers")
-    print(f"{'chapter':<24} {'class':>5} {'nbgrader s/sub':>15} {'fast s/sub':>11} {'ratio':>7}  same scores")
+    print(f"{'chapter':<24} {'class':>5} {'nbgrader s/sub':>15} {'fast s/sub':>11} {'ratio':>7} "
+          f"{'no fork server s/sub':>21}  same scores")
     with tempfile.TemporaryDirectory() as tmp:
         for chapter, n in zip(args.chapters, copies):
             r = bench(chapter, n, args.workers, Path(tmp))
-            print(f"{chapter:<24} {n:>5} {r['plain']:>15.2f} {r['fast']:>11.2f} {r['plain'] / r['fast']:>6.1f}x  "
-                  f"{'yes' if r['same'] else 'NO'}", flush=True)
+            print(f"{chapter:<24} {n:>5} {r['plain']:>15.2f} {r['fast']:>11.2f} {r['plain'] / r['fast']:>6.1f}x "
+                  f"{r['unforked']:>21.2f}  {'yes' if r['same'] else 'NO'}", flush=True)
 
 
 if __name__ == "__main__":

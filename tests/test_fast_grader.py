@@ -143,6 +143,24 @@ def test_a_dask_cluster_of_separate_processes_grades_the_batch(course, tmp_path)
     assert scores["half_wrong"] == (full - lost, full, False)
     workers = {int(pid) for pid in re.findall(r"worker pid (\d+)", proc.stdout)}
     assert workers and workers <= {p.pid for p in procs[1:]}, "every submission ran on a worker process"
+    assert "in a fork server's child: " in proc.stdout, proc.stdout
+
+
+def test_without_the_fork_server_the_scores_are_the_same(course, monkeypatch):
+    """Where a fork server cannot isolate its children (or ``RLCOURSE_FORK_SERVER=0``), each submission
+    gets a sandboxed runner of its own, with the same scores."""
+    release_nb = _submissions(course, 2)
+    course.submit("half_wrong", CHAPTER, filled_in(release_nb, CHAPTER, {
+        "transition_tensor": "def transition_tensor(env):\n    return None\n"}))
+    course.submit("blank", CHAPTER, release_nb)
+    unforked = course.copy("unforked")
+    forked_run = course.grade(CHAPTER, "--workers=1")
+    monkeypatch.setenv("RLCOURSE_FORK_SERVER", "0")
+    unforked_run = unforked.grade(CHAPTER, "--workers=1")
+    assert "in a fork server's child: 4 submissions" in forked_run.stdout, forked_run.stdout
+    assert "in a runner of its own: 4 submissions" in unforked_run.stdout, unforked_run.stdout
+    scores = course.scores(CHAPTER)
+    assert unforked.scores(CHAPTER) == scores and scores["blank"][0] == 0 < scores["half_wrong"][0] < full_marks()
 
 
 def test_an_interrupted_batch_leaves_a_whole_gradebook_and_resumes(course):

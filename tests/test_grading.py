@@ -6,8 +6,8 @@ half-right one the points of its right half, through plain nbgrader and through 
 the same scores. On Chapter 1, a battery of broken and adversarial submissions (invalid JSON, an error,
 an infinite loop, a deleted test cell, imports of the solutions, stderr output, a killed kernel, a
 million printed lines, a redefined or patched check, silenced tracebacks, a forged report, reading the
-instructor's notebook, attacking classmates and the gradebook, exhausting memory) is graded beside a
-correct one through both: each gets the right outcome and no honest grade changes.
+instructor's notebook, attacking classmates and the gradebook, exhausting memory, leaving files and
+processes behind for the next submission) is graded beside a correct one through both: each gets the right outcome and no honest grade changes.
 """
 
 from __future__ import annotations
@@ -215,6 +215,44 @@ for _pid in os.listdir("/proc"):  # every process it can see (the old sandbox's 
 '''
 
 
+def leaves_a_process(answer: str) -> str:
+    """A cell that leaves ``answer`` (a right one) in /tmp for whoever is graded next in the same place,
+    and a process behind it that, once its own kernel has gone, kills whatever it can see for a minute."""
+    return f'''import os
+import time
+
+with open("/tmp/planted_answer.py", "w") as _f:
+    _f.write({"import numpy as np" + chr(10) * 3 + answer!r})
+_kernel = os.getpid()
+if os.fork() == 0:
+    os.setsid()
+    while os.getppid() == _kernel:
+        time.sleep(0.05)
+    _end = time.time() + 60
+    while time.time() < _end:
+        for _pid in os.listdir("/proc"):
+            if _pid.isdigit() and int(_pid) != os.getpid():
+                try:
+                    os.kill(int(_pid), 9)
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    os._exit(0)
+'''
+
+
+USES_WHAT_WAS_LEFT = WRONG + '''
+
+import sys
+
+sys.path.insert(0, "/tmp")
+try:  # what an earlier submission graded in the same place may have left
+    from planted_answer import transition_tensor
+except ImportError:
+    pass
+'''
+
+
 def _then_correct(fn, before: str) -> str:
     """The source of a right answer that first runs ``before`` (which should fail inside the sandbox)."""
     correct = inspect.getsource(fn).replace(f"def {fn.__name__}(", "def _correct(", 1)
@@ -326,6 +364,10 @@ def test_broken_submissions_do_not_disturb_the_batch(course, monkeypatch):
     course.submit("forks", chapter, filled_in(release_nb, chapter, {
         "transition_tensor": _then_correct(transition_tensor, FORKS)}))
     course.submit("forges_outputs", chapter, filled_in(release_nb, chapter, {"transition_tensor": FORGES_OUTPUTS}))
+    leaver = filled_in(release_nb, chapter)  # right answers, and traces left for the next submission
+    leaver.cells.insert(1, nbformat.v4.new_code_cell(leaves_a_process(inspect.getsource(transition_tensor))))
+    course.submit("ab_leaves_a_process", chapter, leaver)  # graded right after the attacker
+    course.submit("ac_uses_what_was_left", chapter, filled_in(release_nb, chapter, {"transition_tensor": USES_WHAT_WAS_LEFT}))
     fast = course.copy("fast")
 
     proc = course.run("autograde", chapter, "--create", "--Execute.timeout=10", check=False)
@@ -355,6 +397,8 @@ def test_broken_submissions_do_not_disturb_the_batch(course, monkeypatch):
     assert scores["fills_tmp"][0] == full - lost, "/tmp is capped: the write fails, the answer with it"
     assert scores["forks"][0] == full - lost, "processes are capped: the forks fail, the answer with it"
     assert scores["forges_outputs"][0] == full - lost, "outputs the grader will not decode fail their case"
+    assert scores["ab_leaves_a_process"] == (full, full, False)
+    assert scores["ac_uses_what_was_left"][0] == full - lost, "nothing one submission leaves reaches another"
     for folder in ("autograded", "feedback"):
         assert SECRET not in "".join(p.read_text(errors="replace") for p in (course.root / folder).rglob("*.*")
                                      if p.is_file()), f"the grader's environment leaked into {folder}/"

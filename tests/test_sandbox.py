@@ -6,6 +6,7 @@ through both graders.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import py_compile
 import subprocess
@@ -17,33 +18,66 @@ from pathlib import Path
 import pytest
 
 from autograde.sandbox import launcher_environment, reference_copies, sandbox_command, sandbox_uid
+from autograde.worker import ForkServer
 from tests.conftest import REPO
 
 SECRET = "rlcourse-test-secret-5f1c2"
+
+
+@contextlib.contextmanager
+def sandbox_limits(**limits):
+    """The sandbox's limits set small enough to hit in a second (and any in ``limits``), then restored."""
+    env = {"RLCOURSE_KERNEL_WALL_S": "60", "RLCOURSE_KERNEL_TMP_MB": "16", "RLCOURSE_KERNEL_PROCESSES": "64",
+           "RLCOURSE_KERNEL_MEMORY_GB": "4", **limits}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
 
 def run_sandboxed(tmp_path, code: str, chapter: str = "06-rlhf", timeout: float = 60, **limits):
     """Run ``code`` with this interpreter in the sandbox for ``chapter``; (returncode, stdout, seconds)."""
     cwd = tmp_path / chapter
     cwd.mkdir(mode=0o755, exist_ok=True)
-    env = {"RLCOURSE_KERNEL_WALL_S": "60", "RLCOURSE_KERNEL_TMP_MB": "16", "RLCOURSE_KERNEL_PROCESSES": "64",
-           "RLCOURSE_KERNEL_MEMORY_GB": "4", **limits}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
+    with sandbox_limits(**limits):
         cmd = sandbox_command([sys.executable, "-c", textwrap.dedent(code)], str(cwd), assignment=chapter,
                               uid=sandbox_uid())
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=launcher_environment())
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start
 
 
-def test_the_environment_is_an_allowlist(tmp_path, monkeypatch):
+def run_forked(tmp_path, code: str, chapter: str = "06-rlhf", timeout: float = 60, **limits):
+    """Run ``code`` as a cell in a child of the fast grader's fork server for ``chapter`` (started for it,
+    with numpy imported); (0, or 1 if the cell raised, what it printed, seconds)."""
+    with sandbox_limits(**limits):
+        server = ForkServer(chapter, ("numpy",))
+    try:
+        assert server.isolated, server.why
+        start = time.perf_counter()
+        cells, why = server.run([[0, textwrap.dedent(code)]], timeout)
+        seconds = time.perf_counter() - start
+    finally:
+        server.close()
+    outputs = cells.get(0, {}).get("outputs", [])
+    text = "".join(o["text"] if o["output_type"] == "stream" else f"{o.get('ename', '')}: {o.get('evalue', '')}\n"
+                   for o in outputs if o["output_type"] in ("stream", "error"))
+    return int(bool(why) or any(o["output_type"] == "error" for o in outputs)), text + why, seconds
+
+
+@pytest.fixture(params=["process", "fork server"])
+def sandboxed(request):
+    """Each limit is checked in both places a submission's code runs: a sandboxed process of its own (an
+    nbgrader kernel, the fast grader's one-shot runner) and a child of the fast grader's fork server."""
+    return run_sandboxed if request.param == "process" else run_forked
+
+
+def test_the_environment_is_an_allowlist(sandboxed, tmp_path, monkeypatch):
     monkeypatch.setenv("RLCOURSE_TEST_TOKEN", SECRET)
-    code, out, _ = run_sandboxed(tmp_path, """
+    code, out, _ = sandboxed(tmp_path, """
         import os
         print(sorted(os.environ))
         for pid in os.listdir("/proc"):  # the sandbox's own processes and what they started with
@@ -58,12 +92,12 @@ def test_the_environment_is_an_allowlist(tmp_path, monkeypatch):
     assert SECRET not in out and "RLCOURSE_TEST_TOKEN" not in out
 
 
-def test_references_are_out_of_reach_as_source_and_bytecode(tmp_path):
+def test_references_are_out_of_reach_as_source_and_bytecode(sandboxed, tmp_path):
     package = reference_copies()[0]
     compiled = [Path(py_compile.compile(str(module), doraise=True))  # as every import writes them on a
                 for module in sorted((package / "reference").glob("ch0[67]_*.py"))]  # teacher's machine
     assert compiled and all(p.exists() for p in compiled)
-    code, out, _ = run_sandboxed(tmp_path, """
+    code, out, _ = sandboxed(tmp_path, """
         import importlib, marshal, pathlib, sys
         import rlcourse.reference.ch05_rlvr as earlier
         print("earlier chapter:", hasattr(earlier, "group_advantages"))
@@ -84,9 +118,9 @@ def test_references_are_out_of_reach_as_source_and_bytecode(tmp_path):
     assert "recovered" not in out and all(line.endswith(" 0") for line in out.splitlines() if line.startswith("found"))
 
 
-def test_no_capability_to_undo_the_masks(tmp_path):
+def test_no_capability_to_undo_the_masks(sandboxed, tmp_path):
     module = reference_copies()[0] / "reference" / "ch06_rlhf.py"
-    code, out, _ = run_sandboxed(tmp_path, f"""
+    code, out, _ = sandboxed(tmp_path, f"""
         import ctypes, os
         libc = ctypes.CDLL(None, use_errno=True)
         print("umount:", libc.umount2(b"{module}", 2), os.strerror(ctypes.get_errno()))
@@ -97,8 +131,8 @@ def test_no_capability_to_undo_the_masks(tmp_path):
     assert "umount: -1" in out and "size: 0" in out and "capabilities: 0000000000000000" in out
 
 
-def test_writable_space_is_capped(tmp_path):
-    code, out, _ = run_sandboxed(tmp_path, """
+def test_writable_space_is_capped(sandboxed, tmp_path):
+    code, out, _ = sandboxed(tmp_path, """
         import os
         for path in ("/tmp/fill", "/dev/fill", "/dev/shm/fill", os.getcwd() + "/fill", "/tmp/fill2"):
             written = 0
@@ -118,8 +152,8 @@ def test_writable_space_is_capped(tmp_path):
     assert "/tmp/fill stopped after" in out
 
 
-def test_processes_are_capped(tmp_path):
-    code, out, _ = run_sandboxed(tmp_path, """
+def test_processes_are_capped(sandboxed, tmp_path):
+    code, out, _ = sandboxed(tmp_path, """
         import os, time
         children = []
         try:
@@ -194,8 +228,8 @@ def test_the_wall_clock_is_outside_the_sandbox(tmp_path):
     assert code in (124, 137) and seconds < 20, (code, seconds)
 
 
-def test_memory_is_capped(tmp_path):
-    code, out, _ = run_sandboxed(tmp_path, """
+def test_memory_is_capped(sandboxed, tmp_path):
+    code, out, _ = sandboxed(tmp_path, """
         try:
             hoard = bytearray(8 * 2**30)
             print("allocated")
@@ -206,14 +240,14 @@ def test_memory_is_capped(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only a grader run as root makes the sandbox change user")
-def test_run_as_root_the_sandbox_is_not_root(tmp_path):
-    code, out, _ = run_sandboxed(tmp_path, "import os; print(os.getuid(), os.getgid(), os.getgroups())")
+def test_run_as_root_the_sandbox_is_not_root(sandboxed, tmp_path):
+    code, out, _ = sandboxed(tmp_path, "import os; print(os.getuid(), os.getgid(), os.getgroups())")
     uid = int(out.split()[0])
     assert code == 0 and uid >= 1_000_000_000, out
 
 
-def test_the_submission_folder_is_read_only(tmp_path):
-    code, out, _ = run_sandboxed(tmp_path, """
+def test_the_submission_folder_is_read_only(sandboxed, tmp_path):
+    code, out, _ = sandboxed(tmp_path, """
         import os
         try:
             open("answer.txt", "w")
@@ -223,3 +257,79 @@ def test_the_submission_folder_is_read_only(tmp_path):
         print(os.listdir(os.path.dirname(os.getcwd())))
         """)
     assert code == 0 and "wrote" not in out and REPO.name not in out
+
+
+PLANTS = """
+import ctypes, os, subprocess, time
+import numpy
+print("uid", os.getuid())
+open("/tmp/planted.py", "w").write("def answer():\\n    return 42\\n")
+libc = ctypes.CDLL(None, use_errno=True)
+print("shm", libc.shmget(0x5EED, 4096, 0o1666))  # IPC_CREAT | 0o666: outlives its process
+os.environ["PLANTED"] = "1"
+numpy.pi = 3.0  # the module as the next submission would import it
+if os.fork() == 0:  # a process left behind, that would keep interfering
+    os.setsid()
+    while True:
+        time.sleep(0.05)
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                os.kill(int(pid), 9)
+            except OSError:
+                pass
+time.sleep(0.2)
+"""
+HARVESTS = """
+import ctypes, os, time
+import numpy
+time.sleep(0.5)  # time for anything left behind to act
+libc = ctypes.CDLL(None, use_errno=True)
+print("uid", os.getuid())
+print("file", os.path.exists("/tmp/planted.py"))
+print("shm", libc.shmget(0x5EED, 4096, 0o666), open("/proc/sysvipc/shm").read().count("\\n") - 1)
+print("env", "PLANTED" in os.environ, "pi", numpy.pi)
+print("processes", sorted(int(p) for p in os.listdir("/proc") if p.isdigit()))
+"""
+
+
+def test_nothing_passes_from_one_forked_submission_to_the_next():
+    """The fork server's children run one after another from the same server: what one submission leaves
+    (a file in /tmp, a shared-memory segment, a changed module or variable, a process that kills what it
+    sees) reaches neither the next one nor the server."""
+    with sandbox_limits():
+        server = ForkServer("06-rlhf", ("numpy",))
+    try:
+        assert server.isolated, server.why
+        planted, why = server.run([[0, PLANTS]], 30)
+        assert not why and "shm -1" not in planted[0]["outputs"][0]["text"], planted
+        harvested, why = server.run([[0, HARVESTS]], 30)
+        assert not why, why
+        assert server.alive(), "the server survives what its children did"
+    finally:
+        server.close()
+    out = harvested[0]["outputs"][0]["text"]
+    assert "file False" in out and "shm -1 0" in out and "env False pi 3.14159" in out, out
+    assert "processes [1]" in out, "the left-behind process died with its submission"
+    if os.geteuid() == 0:
+        first, second = (int(run[0]["outputs"][0]["text"].split()[1]) for run in (planted, harvested))
+        assert first != second and min(first, second) >= 1_000_000_000
+        left = subprocess.run(["pgrep", "-u", str(first)], capture_output=True, text=True)
+        assert left.stdout == "", "nothing runs under the first submission's user id"
+
+
+def test_a_runaway_child_takes_its_fork_server_with_it():
+    """A child that ignores the interrupt and never ends is stopped by the worker, outside the sandbox:
+    it kills the whole server (and the child with it) after the grace period, and the next submission
+    gets a new server."""
+    with sandbox_limits():
+        server = ForkServer("06-rlhf", ("numpy",))
+    start = time.perf_counter()
+    try:
+        assert server.isolated, server.why
+        cells, why = server.run([[0, "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                                      "while True:\n    time.sleep(0.1)\n"]], 2)
+        seconds = time.perf_counter() - start
+        assert why.startswith("cell 0 ran past") and seconds < 30, (why, seconds)
+        assert not server.alive() and server.proc.poll() is not None
+    finally:
+        server.close()
