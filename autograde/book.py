@@ -7,16 +7,22 @@ The pages are each chapter's notebook (its nbgrader assignment) and its pages wi
 metadata, under ``rlcourse``:
 
     budget_s: seconds the page may take to execute on 2 CPU cores when the book is built
+    start_rank: optional; pages that have one start first, lowest first (pages whose runs later pages
+        reuse through ``rlcourse.lm.run_cache``, so that those find them)
 
 Jupyter Book 1 executes the pages one after another. ``book`` first empties Jupyter Book's execution
 cache (``_build/.jupyter_cache``, jupyter-cache), executes every page into it, ``--jobs`` at a time
 (default: one per CPU core; each kernel then gets one thread, so the cores are not oversubscribed),
-the longest-budgeted first, printing each page as it finishes, and then runs the build, which finds
-every page executed. Every page is still executed by the build that shows it: the cache is trusted
-only for the code it was filled with, once. ``_ext/fresh_execution.py`` empties it at the start of
-any build that does not find the stamp this command writes (a plain ``jupyter-book build``, changed
-code in ``rlcourse/``) and deletes the stamp when the build ends. A page that fails here is left out
-of the cache, so the build executes it again and fails on it with its traceback.
+the longest-budgeted first (after the pages with a ``start_rank``), printing each page as it finishes,
+and then runs the build, which finds every page executed. A run that several pages train (the same
+PPO run on several pages of Chapters 6 and 7) is trained once per build: the kernels find a folder
+for ``rlcourse.lm.run_cache`` in ``RLCOURSE_RUN_CACHE``, under ``_build/`` (never in the repository or
+the built site), empty before the pages run and deleted after. Every page is still executed by the
+build that shows it: the execution cache is trusted only for the code it was filled with, once.
+``_ext/fresh_execution.py`` empties it at the start of any build that does not find the stamp this
+command writes (a plain ``jupyter-book build``, changed code in ``rlcourse/``) and deletes the stamp
+when the build ends. A page that fails here is left out of the cache, so the build executes it again
+and fails on it with its traceback.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ from autograde.spec import REPO
 
 CACHE = REPO / "_build" / ".jupyter_cache"
 """Jupyter Book's execution cache (its default place, myst-nb's ``nb_execution_cache_path``)."""
+RUN_CACHE = CACHE.parent / ".run_cache"
+"""The runs several pages share during :func:`execute_pages` (``rlcourse.lm.run_cache``), beside its
+execution cache; exists only while the pages execute."""
+RUN_CACHE_ENV = "RLCOURSE_RUN_CACHE"
+"""``rlcourse.lm.run_cache.ENV``, named here so that this process need not import torch."""
 STAMP = "rlcourse-executed.json"
 """Written into the cache by :func:`execute_pages`; read and deleted by ``_ext/fresh_execution.py``."""
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -88,8 +99,9 @@ def _execute_one(cache_path: str, pk: int, timeout: int) -> tuple[int, float, st
 
 def execute_pages(jobs: int | None = None, cache_path: Path = CACHE, timeout: int = 300,
                   selected: dict[str, Path] | None = None, log=print) -> dict[str, str]:
-    """Empty the execution cache and execute every page into it, ``jobs`` at a time; returns
-    ``{page: error}`` for the pages that failed (empty when all ran)."""
+    """Empty the execution cache and execute every page into it, ``jobs`` at a time, the runs they share
+    kept beside it meanwhile (:data:`RUN_CACHE`); returns ``{page: error}`` for the pages that failed
+    (empty when all ran)."""
     from jupyter_cache import get_cache
 
     selected = pages() if selected is None else selected
@@ -99,18 +111,32 @@ def execute_pages(jobs: int | None = None, cache_path: Path = CACHE, timeout: in
             os.environ.setdefault(name, "1")
     shutil.rmtree(cache_path, ignore_errors=True)
     cache = get_cache(str(cache_path))
-    order = sorted(selected, key=lambda k: -(page_settings(selected[k]).get("budget_s") or 0))  # longest first
+    settings = {k: page_settings(path) for k, path in selected.items()}
+    order = sorted(selected, key=lambda k: (settings[k].get("start_rank", float("inf")),  # reused runs first,
+                                            -(settings[k].get("budget_s") or 0)))  # then the longest first
     records = {cache.add_nb_to_project(str(selected[k]), read_data=_read_data(selected[k])).pk: k for k in order}
     log(f"executing {len(records)} pages, {jobs} at a time")
     failed, start = {}, time.perf_counter()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_execute_one, str(cache_path), pk, timeout) for pk in records]
-        for done, future in enumerate(as_completed(futures), 1):
-            pk, seconds, error = future.result()
-            page = records[pk]
-            if error is not None:
-                failed[page] = error
-            log(f"[{done:2d}/{len(records)}] {page:<40} {seconds:6.1f} s{'   FAILED' if error else ''}", flush=True)
+    run_cache = cache_path.parent / RUN_CACHE.name
+    shutil.rmtree(run_cache, ignore_errors=True)
+    before = os.environ.get(RUN_CACHE_ENV)
+    os.environ[RUN_CACHE_ENV] = str(run_cache)  # the kernels inherit it: this build's runs, shared by its pages
+    try:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_execute_one, str(cache_path), pk, timeout) for pk in records]
+            for done, future in enumerate(as_completed(futures), 1):
+                pk, seconds, error = future.result()
+                page = records[pk]
+                if error is not None:
+                    failed[page] = error
+                log(f"[{done:2d}/{len(records)}] {page:<40} {seconds:6.1f} s{'   FAILED' if error else ''}",
+                    flush=True)
+    finally:
+        if before is None:
+            del os.environ[RUN_CACHE_ENV]
+        else:
+            os.environ[RUN_CACHE_ENV] = before
+        shutil.rmtree(run_cache, ignore_errors=True)
     log(f"all pages executed in {time.perf_counter() - start:.0f} s")
     (cache_path / STAMP).write_text(json.dumps({"digest": code_digest(PAGE_INPUTS)}))
     return failed
