@@ -124,9 +124,15 @@ class PPOHistory:
 
 
 def pretraining_batch(tokenizer, n: int, seed: int) -> dict:
-    """``n`` pretraining documents as padded rows (``loss_mask`` 1 on every real token)."""
+    """``n`` pretraining documents as padded rows: :func:`~rlcourse.lm.training.pad_batch`'s tensors
+    (``loss_mask`` 1 on every real token) and ``predicted_mask``, 1 on the tokens a model predicts,
+    which are all but the first: each document's ``<|bos|>`` is given, not predicted, so it has no
+    log-likelihood to average."""
     docs = [document_tokens(tokenizer, d) for d in pretraining_documents(n, seed)]
-    return pad_batch(docs, [[1] * len(d) for d in docs], tokenizer.pad_token_id)
+    batch = pad_batch(docs, [[1] * len(d) for d in docs], tokenizer.pad_token_id)
+    batch["predicted_mask"] = batch["loss_mask"].clone()
+    batch["predicted_mask"][:, 0] = 0
+    return batch
 
 
 def explained_variance(values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor) -> float:
@@ -209,10 +215,8 @@ def train_ppo(policy_start, tokenizer, reward_model: ScalarModel, prompts: list[
                 if config.ptx_coef > 0:
                     docs = pretraining_batch(tokenizer, config.ptx_batch, int(rng.integers(2**31)))
                     logits = policy(input_ids=docs["input_ids"], attention_mask=docs["attention_mask"]).logits
-                    predicted = docs["loss_mask"].clone()
-                    predicted[:, 0] = 0  # <|bos|> is given, not predicted: no log-likelihood to average
-                    pre_logp = f.token_logprobs(logits, docs["input_ids"], predicted)
-                    loss = f.ptx_loss(loss, pre_logp, predicted, config.ptx_coef)
+                    pre_logp = f.token_logprobs(logits, docs["input_ids"], docs["predicted_mask"])
+                    loss = f.ptx_loss(loss, pre_logp, docs["predicted_mask"], config.ptx_coef)
                 pol_opt.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
