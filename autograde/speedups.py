@@ -65,6 +65,18 @@ class SharedEngines:
         self.urls.clear()
 
 
+_UNFLUSHED: set[str] = set()
+"""The working copies of this process's running batches, whose connections skip disk flushes."""
+
+
+def _no_flush(connection, _) -> None:
+    """SQLAlchemy's "connect" hook: no disk flush on a connection to a batch's working copy."""
+    if _UNFLUSHED and isinstance(connection, sqlite3.Connection):
+        files = [row[2] for row in connection.execute("PRAGMA database_list")]
+        if _UNFLUSHED.intersection(files):
+            connection.execute("PRAGMA synchronous = OFF")
+
+
 def prepare_once(work: Path) -> None:
     """What the grading process sets up once: nbgrader's metadata schemas checked once, one SQLAlchemy
     engine for the gradebook's working copy at ``work``, and no disk flush on that copy (it is thrown
@@ -80,13 +92,9 @@ def prepare_once(work: Path) -> None:
     if not isinstance(nbgrader_api.create_engine, SharedEngines):
         nbgrader_api.create_engine = SharedEngines(nbgrader_api.create_engine, set())
     nbgrader_api.create_engine.urls.add(f"sqlite:///{work}")
-
-    @event.listens_for(Engine, "connect")
-    def _no_flush(connection, _):
-        if isinstance(connection, sqlite3.Connection):
-            files = [row[2] for row in connection.execute("PRAGMA database_list")]
-            if str(work) in files:
-                connection.execute("PRAGMA synchronous = OFF")
+    _UNFLUSHED.add(str(work))
+    if not event.contains(Engine, "connect", _no_flush):  # once per process, not once per batch
+        event.listen(Engine, "connect", _no_flush)
 
 
 def release() -> None:
@@ -95,3 +103,4 @@ def release() -> None:
 
     if isinstance(nbgrader_api.create_engine, SharedEngines):
         nbgrader_api.create_engine.release()
+    _UNFLUSHED.clear()
