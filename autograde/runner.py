@@ -141,7 +141,7 @@ def run(job: dict, channel_fd: int) -> None:
 # The fork server ------------------------------------------------------------------------------------
 
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x00020000, 0x08000000, 0x10000000, 0x20000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 1, 24, 38, 47, 4
 NOT_ISOLATED = 111
 """The exit status of a child that could not isolate itself (it ran nothing of the submission)."""
@@ -190,14 +190,19 @@ def _isolated_child(settings: dict, body) -> None:
         call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
         call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-        cwd, old = os.getcwd(), os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+        # What the sandbox mounted under /tmp (the Python environment, the support package with its
+        # masks, the working folder, when they live there) is carried over to the fresh /tmp as it is:
+        # the same mounts, read-only and masked as before (a recursive bind copies each one's flags).
+        cwd = os.getcwd()
+        carried = [(point, os.open(point, os.O_PATH), os.path.isdir(point)) for point in _mounts_under("/tmp")]
         call("mount", b"tmpfs", b"/tmp", b"tmpfs", MS_NOSUID | MS_NODEV, f"size={settings['tmp']},mode=1777".encode())
-        if cwd.startswith("/tmp/"):  # the working folder was under the old /tmp: the same folder, read-only
-            os.makedirs(cwd, mode=0o755)
-            call("mount", f"/proc/self/fd/{old}".encode(), cwd.encode(), None, MS_BIND, None)
-            call("mount", None, cwd.encode(), None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
-            os.chdir(cwd)
-        os.close(old)
+        for point, fd, is_dir in carried:
+            os.makedirs(point if is_dir else os.path.dirname(point), mode=0o755, exist_ok=True)
+            if not is_dir:
+                open(point, "x").close()
+            call("mount", f"/proc/self/fd/{fd}".encode(), point.encode(), None, MS_BIND | MS_REC, None)
+            os.close(fd)
+        os.chdir(cwd)
         last = int(open("/proc/sys/kernel/cap_last_cap").read())
         for cap in range(last + 1):
             call("prctl", PR_CAPBSET_DROP, cap, 0, 0, 0)
@@ -219,6 +224,19 @@ def _isolated_child(settings: dict, body) -> None:
         os._exit(NOT_ISOLATED)
     body()
     os._exit(0)
+
+
+def _mounts_under(folder: str) -> list[str]:
+    """The outermost mount points below ``folder`` (``/proc/self/mountinfo``, octal escapes decoded)."""
+    import re
+
+    points = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+            if point.startswith(folder + "/"):
+                points.add(point)
+    return sorted(p for p in points if not any(p.startswith(q + "/") for q in points))
 
 
 def _self_test(settings: dict) -> str:

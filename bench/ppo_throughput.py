@@ -14,7 +14,9 @@ completions per batch, temperature 1, at most 12 new tokens, ``beta = 0.1``, Ada
 3e-4, gradient clipping 1.0, ratio clipping 0.2, and 4 gradient steps per batch (2 passes of 2
 minibatches). Each runs ``--steps`` batches, one after the other in this process. Printed: seconds,
 samples per second, their ratio, and the gold reward (never seen by either) of each one's samples,
-averaged over the first and the last ten batches. Figures, not a test: they depend on the machine.
+averaged over the first and the last ten batches. Both run in float32 without gradient checkpointing
+(TRL 1.16 turns on bfloat16 autocast and checkpointing by default, even on a CPU, which slowed it
+down). Figures, not a test: they depend on the machine.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def trl_loop(sft, tokenizer, rm, config: PPOConfig) -> tuple[list[float], float]
             steps_per_generation=config.minibatches, num_iterations=config.epochs, num_generations=GROUP,
             max_completion_length=config.max_new_tokens, temperature=1.0, top_p=1.0, top_k=0,
             beta=config.beta, epsilon=config.clip_eps, shuffle_dataset=False, dataloader_num_workers=0,
+            bf16=False, gradient_checkpointing=False,  # TRL 1.16's defaults, on even on a CPU: float32 as the course
         )
         trainer = RLOOTrainer(model=copy.deepcopy(sft), reward_funcs=reward, args=args, train_dataset=dataset,
                               processing_class=tokenizer)
