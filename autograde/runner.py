@@ -240,11 +240,14 @@ def _mounts_under(folder: str) -> list[str]:
 
 
 def _self_test(settings: dict) -> str:
-    """Isolate a child that runs nothing: ``""`` if it could, else why not."""
+    """Isolate a child that runs nothing: ``""`` if it could (and still sees the Python environment, the
+    support package and its working folder), else why not."""
+    visible = [p for p in sys.path if p and os.path.isdir(p)] + [os.getcwd()]
     pid = os.fork()
     if pid == 0:
         def body():
-            ok = open("/tmp/probe", "x").write("x") == 1 and os.getuid() != 0 and os.getpid() == 1
+            ok = (open("/tmp/probe", "x").write("x") == 1 and os.getuid() != 0 and os.getpid() == 1
+                  and all(os.path.isdir(p) for p in visible) and os.listdir(os.getcwd()) is not None)
             os._exit(0 if ok else NOT_ISOLATED)
         _isolated_child(settings, body)
     _, status = os.waitpid(pid, 0)
