@@ -57,7 +57,8 @@ from rlcourse.lm.checkpoints import EVAL_SEED, load_checkpoint  # noqa: E402
 from rlcourse.lm.dpo import DPOConfig, sequence_logprobs, train_dpo  # noqa: E402
 from rlcourse.lm.ppo import evaluate_policy  # noqa: E402
 from rlcourse.lm.preferences import prompts  # noqa: E402
-from rlcourse.lm.reward_model import Comparison, collect_comparisons, encode_replies  # noqa: E402
+from rlcourse.lm.reward_model import (Comparison, collect_comparisons, encode_replies,  # noqa: E402
+                                      pair_order_accuracy)
 
 
 @torch.no_grad()
@@ -69,14 +70,7 @@ def implicit_accuracy(policy, reference, tokenizer, comparisons: list[Comparison
     reward = torch.cat([beta * (sequence_logprobs(policy, tokenizer, rows_p[i:i + 512], rows_r[i:i + 512])
                                 - sequence_logprobs(reference, tokenizer, rows_p[i:i + 512], rows_r[i:i + 512]))
                         for i in range(0, len(rows_p), 512)]).numpy()
-    right, total, start = 0.0, 0, 0
-    for c in comparisons:
-        s = reward[start:start + len(c.replies)]
-        start += len(c.replies)
-        for w, l in c.pairs():
-            right += 1.0 if s[w] > s[l] else 0.5 if s[w] == s[l] else 0.0
-            total += 1
-    return right / total
+    return pair_order_accuracy(reward, comparisons)
 
 
 def split_pairs(comparisons: list[Comparison]) -> list[Comparison]:
