@@ -43,6 +43,13 @@ import sys
 MAX_STREAM_CHARS = 2_000_000  # per cell and stream; nbgrader's LimitOutput keeps far less
 
 
+def _joined(output: dict) -> dict:
+    """A stream output as a notebook holds it (its pieces joined); any other output as it is."""
+    if output["output_type"] != "stream":
+        return output
+    return {"output_type": "stream", "name": output["name"], "text": "".join(output["text"])}
+
+
 def run(job: dict, channel_fd: int) -> None:
     """Run the job's cells, writing their events to ``channel_fd``; never returns."""
     channel = os.fdopen(channel_fd, "w", buffering=1)
@@ -64,11 +71,13 @@ def run(job: dict, channel_fd: int) -> None:
         def write(self, text):
             text = str(text)
             last = outputs[-1] if outputs else None
-            if last is not None and last["output_type"] == "stream" and last["name"] == self.name:
-                if len(last["text"]) < MAX_STREAM_CHARS:
-                    last["text"] += text[:MAX_STREAM_CHARS]
-            else:
-                outputs.append({"output_type": "stream", "name": self.name, "text": text[:MAX_STREAM_CHARS]})
+            if last is None or last["output_type"] != "stream" or last["name"] != self.name:
+                last = {"output_type": "stream", "name": self.name, "text": [], "chars": 0}
+                outputs.append(last)
+            room = MAX_STREAM_CHARS - last["chars"]
+            if room > 0:  # pieces, joined once per cell: adding each write to one string copied it every time
+                last["text"].append(text[:room])
+                last["chars"] += min(len(text), room)
             return len(text)
 
     class Publisher(DisplayPublisher):
@@ -123,7 +132,7 @@ def run(job: dict, channel_fd: int) -> None:
         if error is not None and not any(o["output_type"] == "error" for o in outputs):
             outputs.append({"output_type": "error", "ename": type(error).__name__, "evalue": str(error),
                             "traceback": ["ERROR: An error occurred while showtraceback was disabled"]})
-        event = {"index": index, "outputs": list(outputs), "execution_count": result.execution_count,
+        event = {"index": index, "outputs": [_joined(o) for o in outputs], "execution_count": result.execution_count,
                  "status": "ok" if error is None else "error"}
         if error is not None:
             event["ename"] = type(error).__name__
