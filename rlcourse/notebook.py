@@ -101,6 +101,7 @@ def build_record():
     the cells this kernel executed (IPython's input history), so nothing is counted that did not run.
     """
     import datetime
+    import importlib.metadata
     import platform
 
     from IPython import get_ipython
@@ -111,10 +112,9 @@ def build_record():
     asserts, checks = count_claims(sources[:-1])  # the last input is the cell calling this
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d at %H:%M UTC")
     took = f" in {time.monotonic() - _started:.0f} s" if _started is not None else ""
-    try:
-        import torch
-        versions = f"Python {platform.python_version()}, PyTorch {torch.__version__.split('+')[0]}"
-    except ImportError:
+    try:  # the installed version, without importing torch into a page that has no use for it
+        versions = f"Python {platform.python_version()}, PyTorch {importlib.metadata.version('torch').split('+')[0]}"
+    except importlib.metadata.PackageNotFoundError:
         versions = f"Python {platform.python_version()}"
     claims = f"{asserts} measured claim{'s' * (asserts != 1)}"
     exercises = len(set(re.findall(r'^\s*check\(\w+, "([\w.-]+/\w+)"', "\n".join(sources[:-1]), re.M)))

@@ -55,7 +55,8 @@ def collect_episodes(envs, policy, seed: int, max_steps: int = 10_000) -> Batch:
     for _ in range(max_steps):
         obs_t = torch.as_tensor(np.asarray(obs))
         obs_t = obs_t.float() if obs_t.is_floating_point() else obs_t
-        probs = torch.softmax(policy(obs_t), dim=-1)  # (N, A)
+        with torch.no_grad():  # sampling needs no graph; the update recomputes log-probabilities
+            probs = torch.softmax(policy(obs_t), dim=-1)  # (N, A)
         actions = torch.multinomial(probs, 1, generator=gen).squeeze(1)  # (N,)
         steps_obs.append(obs_t), steps_act.append(actions), steps_alive.append(alive.copy())
         obs, reward, terminated, truncated, _ = envs.step(actions.numpy())
