@@ -41,23 +41,23 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from rlcourse.lm.chat import prompt_text  # noqa: E402
+from _common import page_comparisons, pairs_per_trl_step, pin_cores  # noqa: E402
 from rlcourse.lm.checkpoints import EVAL_SEED, load_checkpoint  # noqa: E402
 from rlcourse.lm.dpo import DPOConfig, sequence_logprobs, train_dpo  # noqa: E402
 from rlcourse.lm.ppo import evaluate_policy  # noqa: E402
 from rlcourse.lm.preferences import prompts  # noqa: E402
-from rlcourse.lm.reward_model import (Comparison, collect_comparisons, encode_replies,  # noqa: E402
+from rlcourse.lm.reward_model import (Comparison, encode_replies,  # noqa: E402
                                       pair_order_accuracy)
 
 
@@ -141,21 +141,12 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2, help="CPU cores to run on (default 2)")
     parser.add_argument("--comparisons", type=int, default=1500, help="training comparisons (the page: 1500)")
     args = parser.parse_args()
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
-    torch.set_num_threads(args.cores)
-    warnings.filterwarnings("ignore", category=FutureWarning)  # transformers' renamings of TrainingArguments
-    import datasets
-
-    datasets.disable_progress_bars()
+    pin_cores(args.cores)
 
     sft, tokenizer, _ = load_checkpoint("replies-sft")
-    comparisons = collect_comparisons(sft, tokenizer, prompts(), args.comparisons, seed=1)  # the page's training data
-    held_out = collect_comparisons(sft, tokenizer, prompts(), 300, seed=EVAL_SEED)
+    comparisons, held_out = page_comparisons(sft, tokenizer, args.comparisons)
     config = DPOConfig(beta=args.beta)
-    n_pairs = sum(len(c.pairs()) for c in comparisons)
-    course_steps = -(-len(comparisons) // config.prompts_per_step) * config.epochs
-    pairs_per_step = round(n_pairs / course_steps)
+    n_pairs, course_steps, pairs_per_step = pairs_per_trl_step(comparisons, config)
     print(f"{config}\n{len(comparisons)} comparisons, {sum(len(c.replies) for c in comparisons)} replies, "
           f"{n_pairs} pairs; {course_steps} course steps, {pairs_per_step} pairs per TRL step; "
           f"{torch.get_num_threads()} threads")
