@@ -333,3 +333,27 @@ def test_a_runaway_child_takes_its_fork_server_with_it():
         assert not server.alive() and server.proc.poll() is not None
     finally:
         server.close()
+
+
+def test_a_flood_of_printed_lines_is_capped_and_costs_no_more_than_the_printing():
+    """The fast grader's runner keeps a cell's first MAX_STREAM_CHARS characters of each stream, and the
+    cap costs nothing per write: 400,000 printed lines (4.8 million characters) finish well inside a
+    10 s limit. Appending each write to one string took minutes before the cap was reached."""
+    import re
+
+    runner = (REPO / "autograde" / "runner.py").read_text()  # a script: importing it would run it
+    cap = int(re.search(r"^MAX_STREAM_CHARS = ([\d_]+)", runner, re.M).group(1))
+    with sandbox_limits():
+        server = ForkServer("01-mdp", ("numpy",))
+    try:
+        assert server.isolated, server.why
+        start = time.perf_counter()
+        cells, why = server.run([[0, "for i in range(400_000):\n    print('line', i)\n"]], 10)
+        seconds = time.perf_counter() - start
+    finally:
+        server.close()
+    outputs = cells[0]["outputs"]
+    assert not why and [o["output_type"] for o in outputs] == ["stream"], (why, [o.get("ename") for o in outputs])
+    (stream,) = outputs
+    assert stream["name"] == "stdout" and len(stream["text"]) == cap
+    assert stream["text"].startswith("line 0\nline 1\n") and seconds < 10
