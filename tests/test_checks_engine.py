@@ -118,3 +118,17 @@ def test_a_failed_check_shows_its_message_in_jupyter_not_a_traceback():
     with pytest.raises(CheckFailed) as failed:
         check(lambda rewards, gamma: 123.0, "01-mdp/discounted_return")
     assert failed.value._render_traceback_() == str(failed.value).splitlines()
+
+
+def test_the_students_line_is_quoted_whatever_their_folders_are_called(tmp_path):
+    """Library frames are told apart by the interpreter's installation folders, not by a word in the path."""
+    from rlcourse.checks import _student_frame
+
+    path = tmp_path / "site-packages notes" / "rlcourse-homework" / "answer.py"
+    path.parent.mkdir(parents=True)
+    path.write_text("import numpy as np\n\n\ndef f():\n    return np.linalg.inv(np.zeros((2, 2)))\n")
+    namespace = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    with pytest.raises(np.linalg.LinAlgError) as raised:  # raised inside numpy's own Python code
+        namespace["f"]()
+    assert _student_frame(raised.value) == "\n  (in your code, line 5: return np.linalg.inv(np.zeros((2, 2))))"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sysconfig
 import traceback
 from dataclasses import dataclass
 from functools import lru_cache
@@ -204,6 +205,9 @@ def report(fn, exercise: str, inputs: str) -> None:
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 """This support package's folder: frames in it are the course's code, not the student's (a folder of
 the student's may well have "rlcourse" in its name)."""
+_LIBRARIES = tuple(sorted({os.path.abspath(sysconfig.get_paths()[k]) + os.sep
+                           for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
+"""The interpreter's standard library and installed packages (numpy's or torch's frames), by folder."""
 _FRAME = "\n  (in your code, line "
 """Starts the part of an error's text that quotes the student's code (see :func:`_student_frame`)."""
 
@@ -211,7 +215,7 @@ _FRAME = "\n  (in your code, line "
 def _student_frame(exc: BaseException) -> str:
     """'(in your code, line 7: x = T[s]...)' for the innermost frame of the notebook's own code, if any."""
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith(_PACKAGE) and "site-packages" not in f.filename]
+              if not os.path.abspath(f.filename).startswith((_PACKAGE, *_LIBRARIES))]
     if not frames:
         return ""
     f = frames[-1]
