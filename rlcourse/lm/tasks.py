@@ -28,8 +28,8 @@ def addition_problems(n: int, seed: int, digits: tuple[int, ...] = (2, 3), rever
     rng = np.random.default_rng(seed)
     lengths = np.asarray(digits)
     out = []
-    for _ in range(n):  # draws in the order of rng.choice(digits, size=2), then a, then b (same problems, faster)
-        d_a, d_b = lengths[rng.integers(0, len(lengths), size=2)].tolist()
+    for _ in range(n):
+        d_a, d_b = rng.choice(lengths, size=2).tolist()
         a, b = int(rng.integers(10 ** (d_a - 1), 10 ** d_a)), int(rng.integers(10 ** (d_b - 1), 10 ** d_b))
         answer = str(a + b)
         out.append({"question": f"{a}+{b}", "answer": answer[::-1] if reverse else answer, "value": a + b})
