@@ -114,6 +114,22 @@ def test_masked_loss_matches_the_models_own_loss_when_everything_counts(tok):
     assert np.isfinite(causal_lm_loss(logits, masked["input_ids"], torch.zeros_like(masked["loss_mask"])).item())
 
 
+
+def test_training_loss_with_the_head_at_counted_positions_only_equals_the_masked_loss(tok):
+    from rlcourse.lm.training import masked_lm_loss
+
+    model = build_gpt(len(tok), "nano", seed=0)
+    batch = pad_batch([[1, 5, 6, 7, 8, 2], [1, 9, 10, 2], [1, 5, 2]], [[0, 0, 0, 1, 1, 1], [0, 1, 1, 1], [0, 0, 0]],
+                      tok.pad_token_id)
+    full = causal_lm_loss(model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits,
+                          batch["input_ids"], batch["loss_mask"])
+    fast = masked_lm_loss(model, batch)
+    assert torch.allclose(fast, full, atol=1e-6)
+    grads = [torch.autograd.grad(loss, list(model.parameters())) for loss in (full, fast)]
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*grads))
+    nothing = dict(batch, loss_mask=torch.zeros_like(batch["loss_mask"]))
+    assert masked_lm_loss(model, nothing).item() == 0.0
+
 def test_rollouts_mask_the_completions_and_share_each_prompt_exactly(tok):
     from rlcourse.lm.rollouts import sample_groups
 
@@ -240,3 +256,21 @@ def test_pair_order_accuracy_counts_the_pairs_ordered_as_labelled_ties_half():
     assert pair_order_accuracy([0.0, 0.0, 1.0], [c]) == pytest.approx(2.5 / 3)
     # the scores of several comparisons follow one another: c's three replies, then d's two
     assert pair_order_accuracy(np.array([0.5, 0.0, 1.0, 3.0, 2.0]), [c, d]) == pytest.approx(3 / 4)
+
+
+def test_reward_model_score_runs_the_last_block_at_the_last_position_only_and_equals_the_full_pass():
+    from rlcourse.lm.checkpoints import load_checkpoint
+    from rlcourse.lm.reward_model import ScalarModel, encode_replies
+
+    sft, tokenizer, _ = load_checkpoint("replies-sft")
+    rm = ScalarModel(sft)
+    torch.nn.init.normal_(rm.head.weight, std=0.1, generator=torch.Generator().manual_seed(0))
+    prompts = ["brief river", "detailed jazz", "brief chess", "detailed garden"]
+    replies = ["lovely water .", "music songs drums and more music for the night", "", "roses ."]  # left padding
+    batch = encode_replies(tokenizer, prompts, replies)
+    full = rm(batch.input_ids, batch.attention_mask, batch.position_ids)[:, -1]
+    fast = rm.score(batch)
+    assert torch.allclose(fast, full, atol=1e-5)
+    grads = [torch.autograd.grad(out.square().sum(), list(rm.parameters())) for out in (full, fast)]
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*grads))
+    assert not rm.body.h[-1]._forward_pre_hooks  # the hook that stops the pass is removed

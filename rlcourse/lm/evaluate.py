@@ -10,7 +10,7 @@ from rlcourse.lm.tasks import parse_answer
 
 
 def completions(model, tokenizer, questions: list[str], max_new_tokens: int = 8, temperature: float = 0.0,
-                top_k: int | None = None, seed: int = 0, batch_size: int = 256) -> list[str]:
+                top_k: int | None = None, seed: int = 0, batch_size: int = 512) -> list[str]:
     """The model's replies to ``questions`` in the chat format (greedy by default), as text."""
     model.eval()
     gen = torch.Generator().manual_seed(seed)

@@ -134,7 +134,7 @@ def train_grpo(start, tokenizer, config: GRPOConfig, pieces: Pieces | None = Non
     f = pieces or Pieces()
     eval_problems = held_out_problems() if eval_problems is None else eval_problems
     model, reference = copy.deepcopy(start), copy.deepcopy(start).eval()
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, foreach=True)  # = the default loop, fewer calls
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1 - i / config.steps)  # linear decay to 0
     generator = torch.Generator().manual_seed(config.seed)
     history = History()

@@ -21,6 +21,7 @@ from torch import nn
 from rlcourse.lm.chat import prompt_text
 from rlcourse.lm.preferences import gold_reward, rank_replies
 from rlcourse.lm.rollouts import sample_groups
+from rlcourse.lm.training import last_block_at, last_block_input
 
 
 @dataclass
@@ -73,8 +74,16 @@ class ScalarModel(nn.Module):
         return self.head(hidden).squeeze(-1)  # (B, T)
 
     def score(self, batch) -> torch.Tensor:
-        """(B,) the output at each row's last position (rows of :func:`encode_replies` end there)."""
-        return self(batch.input_ids, batch.attention_mask, batch.position_ids)[:, -1]
+        """(B,) the output at each row's last position (rows of :func:`encode_replies` end there).
+
+        The same number as ``self(...)[:, -1]``, for about 60% of the computation: the last block runs
+        its attention output and MLP, and the head runs, at the last position only (:func:`last_block_at`).
+        """
+        x = last_block_input(self.body, input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                             position_ids=batch.position_ids)  # (B, T, D)
+        B, T, _ = x.shape
+        rows, cols = torch.arange(B), torch.full((B,), T - 1)
+        return self.head(last_block_at(self.body, x, batch.attention_mask, rows, cols)).squeeze(-1)
 
     def values(self, batch) -> torch.Tensor:
         """(B, T) aligned with the tokens: ``values[:, t]`` is read where token ``t`` is chosen (position t-1)."""
