@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import site
+import sys
 import sysconfig
 import traceback
 from dataclasses import dataclass
@@ -205,17 +207,21 @@ def report(fn, exercise: str, inputs: str) -> None:
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 """This support package's folder: frames in it are the course's code, not the student's (a folder of
 the student's may well have "rlcourse" in its name)."""
-_LIBRARIES = tuple(sorted({os.path.abspath(sysconfig.get_paths()[k]) + os.sep
-                           for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
-"""The interpreter's standard library and installed packages (numpy's or torch's frames), by folder."""
+_LIBRARIES = tuple(sorted({os.path.normcase(os.path.abspath(folder)) + os.sep for folder in (
+    *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")),
+    *site.getsitepackages(), site.getusersitepackages(),
+    *(p for p in sys.path if os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")))}))
+"""Where the interpreter finds the standard library and installed packages (numpy's or torch's frames):
+its own folders, the user's and the system's site-packages, and any package folder on ``sys.path``."""
 _FRAME = "\n  (in your code, line "
 """Starts the part of an error's text that quotes the student's code (see :func:`_student_frame`)."""
 
 
 def _student_frame(exc: BaseException) -> str:
     """'(in your code, line 7: x = T[s]...)' for the innermost frame of the notebook's own code, if any."""
+    course_or_library = (os.path.normcase(_PACKAGE), *_LIBRARIES)
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not os.path.abspath(f.filename).startswith((_PACKAGE, *_LIBRARIES))]
+              if not os.path.normcase(os.path.abspath(f.filename)).startswith(course_or_library)]
     if not frames:
         return ""
     f = frames[-1]
