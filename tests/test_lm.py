@@ -273,4 +273,68 @@ def test_reward_model_score_runs_the_last_block_at_the_last_position_only_and_eq
     assert torch.allclose(fast, full, atol=1e-5)
     grads = [torch.autograd.grad(out.square().sum(), list(rm.parameters())) for out in (full, fast)]
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(*grads))
-    assert not rm.body.h[-1]._forward_pre_hooks  # the hook that stops the pass is removed
+
+
+def test_the_lean_gpt2_pass_gives_transformers_numbers_to_the_last_bit(tok):
+    """rlcourse.lm.gpt2 replaces model(...) in decoding, rollouts and reward models: it must compute the
+    same numbers exactly, so that the speed-up changes no result of the book."""
+    import copy
+
+    from rlcourse.lm import gpt2
+
+    model = build_gpt(len(tok), "nano", seed=3)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(3, len(tok), (6, 9), generator=g)
+    mask = torch.ones_like(ids)
+    mask[0, :3] = mask[1, :1] = 0  # left padding
+    mask[2, -2:] = 0               # right padding
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        for m, p in [(mask, pos), (torch.ones_like(ids), None)]:  # padding (a mask) and none (is_causal)
+            expected = model(input_ids=ids, attention_mask=m, position_ids=p).logits
+            assert torch.equal(gpt2.lm_logits(model, ids, m, p), expected)
+        # a prompt, then one position at a time from the cache
+        out = model(input_ids=ids[:, :5], attention_mask=mask[:, :5], position_ids=pos[:, :5], use_cache=True)
+        cache = gpt2.Cache(len(model.transformer.h))
+        assert torch.equal(gpt2.lm_logits(model, ids[:, :5], mask[:, :5], pos[:, :5], cache), out.logits)
+        hf_cache = out.cache
+        for t in range(5, 9):
+            out = model(input_ids=ids[:, t:t + 1], attention_mask=mask[:, :t + 1], position_ids=pos[:, t:t + 1],
+                        cache=hf_cache, use_cache=True)
+            hf_cache = out.cache
+            assert torch.equal(gpt2.lm_logits(model, ids[:, t:t + 1], mask[:, :t + 1], pos[:, t:t + 1], cache), out.logits)
+    # several positions after a cache, with gradients (PPO's pass over sampled rows)
+    twin = copy.deepcopy(model)
+    weights = torch.randn(6, 9, len(tok), generator=g)
+    out = model(input_ids=ids[:, :4], attention_mask=mask[:, :4], position_ids=pos[:, :4], use_cache=True)
+    rest = model(input_ids=ids[:, 4:], attention_mask=mask, position_ids=pos[:, 4:], cache=out.cache, use_cache=True)
+    (torch.cat([out.logits, rest.logits], dim=1) * weights).sum().backward()
+    cache = gpt2.Cache(len(twin.transformer.h))
+    first = gpt2.lm_logits(twin, ids[:, :4], mask[:, :4], pos[:, :4], cache)
+    (torch.cat([first, gpt2.lm_logits(twin, ids[:, 4:], mask, pos[:, 4:], cache)], dim=1) * weights).sum().backward()
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(model.parameters(), twin.parameters()))
+    # the input of the last block, as the reward model's score reads it
+    hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
+    assert torch.equal(gpt2.run_blocks(model.transformer, ids, mask, pos, blocks=1)[mask.bool()],
+                       hidden.hidden_states[1][mask.bool()])
+
+
+def test_decoding_takes_transformers_path_for_models_the_lean_pass_does_not_cover(tok):
+    from rlcourse.lm import generate, gpt2
+
+    model = build_gpt(len(tok), "nano", seed=1)
+    eager = copy_with_eager_attention(model)
+    assert gpt2.supports(model) and not gpt2.supports(eager)
+    ids = torch.tensor([[0, 0, 1, 5, 6], [1, 7, 8, 9, 10]])
+    mask = (ids != 0).long()
+    draws = [generate(m, ids, mask, 6, 1.0, None, torch.Generator().manual_seed(4), num_samples=3)
+             for m in (model, eager)]
+    assert torch.equal(draws[0], draws[1])  # eager attention computes the same softmax: the same tokens here
+
+
+def copy_with_eager_attention(model):
+    import copy
+
+    twin = copy.deepcopy(model)
+    twin.config._attn_implementation = "eager"
+    return twin

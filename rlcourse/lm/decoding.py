@@ -29,13 +29,31 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
         (B * num_samples, max_new_tokens) new token ids, the samples of a prompt in consecutive rows;
         after a row's ``<|eos|>`` come ``pad_token_id``.
     """
+    from rlcourse.lm import gpt2
     from rlcourse.reference.ch04_assistant import sample_token  # on first use (see rlcourse.lm)
 
+    if gpt2.supports(model):  # the same numbers as model(...), without transformers' per-call overhead
+        cache = gpt2.Cache(len(model.transformer.h))
+
+        def forward(input_ids, attention_mask, position_ids):
+            return gpt2.lm_logits(model, input_ids, attention_mask, position_ids, cache)[:, -1]
+    else:
+        cache = None
+
+        def forward(input_ids, attention_mask, position_ids):
+            nonlocal cache
+            out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                        cache=cache, use_cache=True)
+            cache = out.cache
+            return out.logits[:, -1]
+
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=True)
-    cache, logits = out.cache, out.logits[:, -1]  # (B, V); the keys and values of every position so far
+    logits = forward(input_ids, attention_mask, position_ids)  # (B, V); the cache holds every position so far
     if num_samples > 1:
-        cache.batch_repeat_interleave(num_samples)
+        if isinstance(cache, gpt2.Cache):
+            cache.repeat_interleave(num_samples)
+        else:
+            cache.batch_repeat_interleave(num_samples)
         logits, attention_mask, position_ids = (x.repeat_interleave(num_samples, dim=0)
                                                 for x in (logits, attention_mask, position_ids))
     B = logits.shape[0]
@@ -51,7 +69,5 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
             break
         attention_mask = torch.cat([attention_mask, torch.ones(B, 1, dtype=attention_mask.dtype)], dim=1)
         position = position + 1
-        out = model(input_ids=token[:, None], attention_mask=attention_mask, position_ids=position,
-                    cache=cache, use_cache=True)
-        cache, logits = out.cache, out.logits[:, -1]
+        logits = forward(token[:, None], attention_mask, position)
     return new_tokens

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rlcourse.lm import gpt2
 from rlcourse.lm.chat import prompt_text
 from rlcourse.lm.preferences import gold_reward, rank_replies
 from rlcourse.lm.rollouts import sample_groups
@@ -69,8 +70,11 @@ class ScalarModel(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
-        hidden = self.body(input_ids=input_ids, attention_mask=attention_mask,
-                           position_ids=position_ids).last_hidden_state  # (B, T, D)
+        if gpt2.supports(self.body):  # the same numbers as self.body(...), with less overhead
+            hidden = gpt2.run_blocks(self.body, input_ids, attention_mask, position_ids)  # (B, T, D)
+        else:
+            hidden = self.body(input_ids=input_ids, attention_mask=attention_mask,
+                               position_ids=position_ids).last_hidden_state
         return self.head(hidden).squeeze(-1)  # (B, T)
 
     def score(self, batch) -> torch.Tensor:

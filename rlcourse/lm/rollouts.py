@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from rlcourse.lm import gpt2
 from rlcourse.lm.chat import prompt_text
 from rlcourse.lm.decoding import generate
 
@@ -41,6 +42,13 @@ class Rollouts:
         rows (up to float rounding), differentiable, for about half the computation.
         """
         K, P = self.group_size, self.prompt_length
+        if gpt2.supports(model):  # the same numbers as model(...), with less overhead
+            cache = gpt2.Cache(len(model.transformer.h))
+            prompt = gpt2.lm_logits(model, self.input_ids[::K, :P], self.attention_mask[::K, :P],
+                                    self.position_ids[::K, :P], cache)
+            cache.repeat_interleave(K)  # (N, ...) -> (N * K, ...), group after group
+            rest = gpt2.lm_logits(model, self.input_ids[:, P:], self.attention_mask, self.position_ids[:, P:], cache)
+            return torch.cat([prompt.repeat_interleave(K, dim=0), rest], dim=1)
         prompt = model(input_ids=self.input_ids[::K, :P], attention_mask=self.attention_mask[::K, :P],
                        position_ids=self.position_ids[::K, :P], use_cache=True)
         cache = prompt.cache

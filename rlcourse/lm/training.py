@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from rlcourse.lm import gpt2
 
 
 def causal_lm_loss(logits: torch.Tensor, input_ids: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
@@ -41,27 +42,14 @@ def pad_batch(sequences: list[list[int]], masks: list[list[int]], pad_token_id: 
             "loss_mask": torch.from_numpy(loss)}
 
 
-class _LastBlockReached(Exception):
-    """Raised by :func:`last_block_input` to stop a pass where the last block begins."""
-
-
-def last_block_input(body, **inputs) -> torch.Tensor:
+def last_block_input(body, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     position_ids: torch.Tensor | None = None) -> torch.Tensor:
     """(B, T, D) the residual stream entering the last block of a GPT-2 transformer ``body`` (e.g.
-    ``model.transformer``) run on ``inputs``; the last block and the final layer norm are not run."""
-    entering = {}
-
-    def stop(module, args, kwargs):  # keeps the input of the last block, skips the rest of the pass
-        entering["x"] = args[0] if args else kwargs["hidden_states"]
-        raise _LastBlockReached
-
-    handle = body.h[-1].register_forward_pre_hook(stop, with_kwargs=True)
-    try:
-        body(**inputs)
-    except _LastBlockReached:
-        pass
-    finally:
-        handle.remove()
-    return entering["x"]
+    ``model.transformer``) run on these rows; the last block and the final layer norm are not run."""
+    if not gpt2.supports(body):
+        raise TypeError("last_block_input runs the course's GPT-2 models (build_gpt): SDPA attention, no dropout, "
+                        f"no cross-attention; got {type(body).__name__}")
+    return gpt2.run_blocks(body, input_ids, attention_mask, position_ids, blocks=len(body.h) - 1)
 
 
 def last_block_at(body, x: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor,

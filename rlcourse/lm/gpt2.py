@@ -1,0 +1,104 @@
+"""The forward pass of the course's GPT-2 models without transformers' general machinery.
+
+At the course's sizes (2 blocks of width 128, rows of a few dozen tokens) a pass is short, and most of a
+decoding step of transformers' ``GPT2LMHeadModel`` is spent in Python around the arithmetic: argument
+handling, mask construction, cache objects, output classes. :func:`run_blocks` performs the same tensor
+operations in the same order, on the model's own parameters, so it gives the same numbers to the last
+bit (``tests/test_lm.py`` compares it with ``model(...)`` on batches with and without padding, with and
+without a cache, with gradients) in less time: decoding, which runs one such pass per new token, about
+twice as fast.
+
+It covers what the course builds (:func:`rlcourse.lm.models.build_gpt`): self-attention through
+PyTorch's ``scaled_dot_product_attention`` (transformers' default), no cross-attention and no dropout.
+:func:`supports` says whether a model is of that kind; callers fall back to ``model(...)`` otherwise.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def supports(model) -> bool:
+    """Whether :func:`run_blocks` reproduces ``model``: a GPT-2 transformer (or a language model or
+    reward model around one) with SDPA attention, no cross-attention and no dropout."""
+    body = getattr(model, "transformer", getattr(model, "body", model))
+    config = getattr(body, "config", None)
+    return (type(body).__name__ == "GPT2Model" and config._attn_implementation == "sdpa"
+            and not config.add_cross_attention and not config.reorder_and_upcast_attn
+            and config.resid_pdrop == config.embd_pdrop == config.attn_pdrop == 0.0)
+
+
+class Cache:
+    """The keys and values of every position read so far, one ``(keys, values)`` pair of
+    (B, heads, positions, head size) tensors per block."""
+
+    def __init__(self, n_blocks: int):
+        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_blocks
+
+    @property
+    def length(self) -> int:
+        return 0 if self.layers[0] is None else self.layers[0][0].shape[2]
+
+    def repeat_interleave(self, repeats: int) -> None:
+        """Each row ``repeats`` times in a row (several continuations of one prompt)."""
+        self.layers = [(k.repeat_interleave(repeats, dim=0), v.repeat_interleave(repeats, dim=0))
+                       for k, v in self.layers]
+
+
+def _attention_mask(attention_mask: torch.Tensor, T: int, past: int):
+    """The mask and ``is_causal`` flag transformers gives SDPA: none where it can rely on ``is_causal``
+    (no padding, and one new position or no cache), else (B, 1, T, past + T) booleans, causal and padding."""
+    keep = attention_mask.bool()  # (B, past + T)
+    if (T == 1 or past == 0) and bool(keep.all()):
+        return None, T > 1
+    causal = torch.arange(past + T)[None, :] <= torch.arange(past, past + T)[:, None]  # (T, past + T)
+    return causal[None, None] & keep[:, None, None, :], False
+
+
+def _linear(layer, x: torch.Tensor) -> torch.Tensor:
+    """transformers' ``Conv1D``: ``x @ weight + bias`` as one ``addmm`` over the flattened rows."""
+    return torch.addmm(layer.bias, x.view(-1, x.shape[-1]), layer.weight).view(*x.shape[:-1], -1)
+
+
+def run_blocks(body, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None,
+               cache: Cache | None = None, blocks: int | None = None) -> torch.Tensor:
+    """(B, T, D) the hidden states of a GPT-2 transformer ``body`` (``model.transformer``): the output of
+    the final layer norm, as ``body(...).last_hidden_state``.
+
+    Args:
+        body: a ``GPT2Model`` for which :func:`supports` holds.
+        input_ids, position_ids: (B, T) the new positions (``position_ids`` ``None``: 0 to T - 1, after
+            the cache's positions).
+        attention_mask: (B, past + T), 0 on padding; ``past`` is the cache's length.
+        cache: the keys and values of earlier positions, extended in place with these (``None``: none).
+        blocks: run only the first ``blocks`` blocks and return their output, the input of the next
+            block (no final layer norm); ``None``: all of them.
+    """
+    B, T = input_ids.shape
+    past = cache.length if cache is not None else 0
+    mask, is_causal = _attention_mask(attention_mask, T, past)
+    if position_ids is None:
+        position_ids = (torch.arange(T) + past)[None]  # (1, T), as transformers does
+    x = body.wte(input_ids) + body.wpe(position_ids)
+    n = len(body.h) if blocks is None else blocks
+    for i, block in enumerate(body.h[:n]):
+        attn = block.attn
+        q, k, v = _linear(attn.c_attn, block.ln_1(x)).split(attn.split_size, dim=2)
+        q, k, v = (z.view(B, T, -1, attn.head_dim).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+        if cache is not None:
+            if cache.layers[i] is not None:
+                k, v = torch.cat([cache.layers[i][0], k], dim=-2), torch.cat([cache.layers[i][1], v], dim=-2)
+            cache.layers[i] = (k, v)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scaling,
+                                           is_causal=is_causal)  # (B, H, T, d)
+        a = a.transpose(1, 2).contiguous().reshape(B, T, -1).contiguous()
+        x = _linear(attn.c_proj, a) + x
+        x = x + _linear(block.mlp.c_proj, block.mlp.act(_linear(block.mlp.c_fc, block.ln_2(x))))
+    return body.ln_f(x) if blocks is None else x
+
+
+def lm_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+              cache: Cache | None = None) -> torch.Tensor:
+    """(B, T, V) the logits of a ``GPT2LMHeadModel``, as ``model(...).logits`` (see :func:`run_blocks`)."""
+    return model.lm_head(run_blocks(model.transformer, input_ids, attention_mask, position_ids, cache))
