@@ -281,60 +281,103 @@ def test_the_lean_gpt2_pass_gives_transformers_numbers_to_the_last_bit(tok):
     import copy
 
     from rlcourse.lm import gpt2
+    from rlcourse.lm.models import GPTPreset
 
-    model = build_gpt(len(tok), "nano", seed=3)
+    model = build_gpt(len(tok), GPTPreset(n_layer=3, n_embd=64, n_head=4, n_positions=32), seed=3)
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(3, len(tok), (6, 9), generator=g)
-    mask = torch.ones_like(ids)
-    mask[0, :3] = mask[1, :1] = 0  # left padding
-    mask[2, -2:] = 0               # right padding
-    pos = (mask.cumsum(-1) - 1).clamp(min=0)
-    with torch.no_grad():
-        for m, p in [(mask, pos), (torch.ones_like(ids), None)]:  # padding (a mask) and none (is_causal)
-            expected = model(input_ids=ids, attention_mask=m, position_ids=p).logits
-            assert torch.equal(gpt2.lm_logits(model, ids, m, p), expected)
-        # a prompt, then one position at a time from the cache
-        out = model(input_ids=ids[:, :5], attention_mask=mask[:, :5], position_ids=pos[:, :5], use_cache=True)
-        cache = gpt2.Cache(len(model.transformer.h))
-        assert torch.equal(gpt2.lm_logits(model, ids[:, :5], mask[:, :5], pos[:, :5], cache), out.logits)
-        hf_cache = out.cache
-        for t in range(5, 9):
-            out = model(input_ids=ids[:, t:t + 1], attention_mask=mask[:, :t + 1], position_ids=pos[:, t:t + 1],
-                        cache=hf_cache, use_cache=True)
-            hf_cache = out.cache
-            assert torch.equal(gpt2.lm_logits(model, ids[:, t:t + 1], mask[:, :t + 1], pos[:, t:t + 1], cache), out.logits)
-    # several positions after a cache, with gradients (PPO's pass over sampled rows)
-    twin = copy.deepcopy(model)
-    weights = torch.randn(6, 9, len(tok), generator=g)
-    out = model(input_ids=ids[:, :4], attention_mask=mask[:, :4], position_ids=pos[:, :4], use_cache=True)
-    rest = model(input_ids=ids[:, 4:], attention_mask=mask, position_ids=pos[:, 4:], cache=out.cache, use_cache=True)
-    (torch.cat([out.logits, rest.logits], dim=1) * weights).sum().backward()
-    cache = gpt2.Cache(len(twin.transformer.h))
-    first = gpt2.lm_logits(twin, ids[:, :4], mask[:, :4], pos[:, :4], cache)
-    (torch.cat([first, gpt2.lm_logits(twin, ids[:, 4:], mask, pos[:, 4:], cache)], dim=1) * weights).sum().backward()
-    assert all(torch.equal(a.grad, b.grad) for a, b in zip(model.parameters(), twin.parameters()))
-    # the input of the last block, as the reward model's score reads it
-    hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
-    assert torch.equal(gpt2.run_blocks(model.transformer, ids, mask, pos, blocks=1)[mask.bool()],
-                       hidden.hidden_states[1][mask.bool()])
+    padded = torch.ones_like(ids)
+    padded[0, :3] = padded[1, :1] = 0  # left padding
+    padded[2, -2:] = 0                 # right padding
+    full = torch.ones_like(ids)
+    for mask in (padded, full):  # with padding (a mask), and without (is_causal, or no mask at all)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad():
+            for p in (pos, None):
+                assert torch.equal(gpt2.lm_logits(model, ids, mask, p),
+                                   model(input_ids=ids, attention_mask=mask, position_ids=p).logits)
+            # a prompt, then one position at a time from the cache
+            for p in (pos, None):
+                out = model(input_ids=ids[:, :5], attention_mask=mask[:, :5],
+                            position_ids=None if p is None else p[:, :5], use_cache=True)
+                cache = gpt2.Cache(len(model.transformer.h))
+                mine = gpt2.lm_logits(model, ids[:, :5], mask[:, :5], None if p is None else p[:, :5], cache)
+                assert torch.equal(mine, out.logits)
+                hf_cache = out.cache
+                for t in range(5, 9):
+                    step = None if p is None else p[:, t:t + 1]
+                    out = model(input_ids=ids[:, t:t + 1], attention_mask=mask[:, :t + 1], position_ids=step,
+                                cache=hf_cache, use_cache=True)
+                    hf_cache = out.cache
+                    assert torch.equal(gpt2.lm_logits(model, ids[:, t:t + 1], mask[:, :t + 1], step, cache),
+                                       out.logits)
+        # several positions after a cache, with gradients (PPO's pass over sampled rows)
+        twin = copy.deepcopy(model)
+        weights = torch.randn(6, 9, len(tok), generator=g)
+        out = model(input_ids=ids[:, :4], attention_mask=mask[:, :4], position_ids=pos[:, :4], use_cache=True)
+        rest = model(input_ids=ids[:, 4:], attention_mask=mask, position_ids=pos[:, 4:], cache=out.cache,
+                     use_cache=True)
+        expected = torch.cat([out.logits, rest.logits], dim=1)
+        (expected * weights).sum().backward()
+        cache = gpt2.Cache(len(twin.transformer.h))
+        first = gpt2.lm_logits(twin, ids[:, :4], mask[:, :4], pos[:, :4], cache)
+        mine = torch.cat([first, gpt2.lm_logits(twin, ids[:, 4:], mask, pos[:, 4:], cache)], dim=1)
+        (mine * weights).sum().backward()
+        assert torch.equal(mine, expected)
+        assert all(torch.equal(a.grad, b.grad) for a, b in zip(model.parameters(), twin.parameters()))
+        model.zero_grad()
+        # the input of the last block, as the reward model's score reads it: every position, padding too
+        hidden = model.transformer(input_ids=ids, attention_mask=mask, position_ids=pos, output_hidden_states=True)
+        assert torch.equal(gpt2.run_blocks(model.transformer, ids, mask, pos, blocks=2), hidden.hidden_states[2])
 
 
-def test_decoding_takes_transformers_path_for_models_the_lean_pass_does_not_cover(tok):
-    from rlcourse.lm import generate, gpt2
+def test_the_lean_pass_covers_the_course_models_and_nothing_else(tok):
+    from transformers import GPT2Config, GPT2Model
 
-    model = build_gpt(len(tok), "nano", seed=1)
-    eager = copy_with_eager_attention(model)
-    assert gpt2.supports(model) and not gpt2.supports(eager)
-    ids = torch.tensor([[0, 0, 1, 5, 6], [1, 7, 8, 9, 10]])
-    mask = (ids != 0).long()
-    draws = [generate(m, ids, mask, 6, 1.0, None, torch.Generator().manual_seed(4), num_samples=3)
-             for m in (model, eager)]
-    assert torch.equal(draws[0], draws[1])  # eager attention computes the same softmax: the same tokens here
+    from rlcourse.lm import gpt2
+    from rlcourse.lm.checkpoints import load_checkpoint, load_reward_model
+
+    assert gpt2.supports(load_checkpoint("replies-sft")[0]) and gpt2.supports(load_reward_model()[0])
+    assert gpt2.supports(build_gpt(len(tok), "nano"))
+    config = dict(vocab_size=20, n_embd=32, n_layer=1, n_head=2, n_positions=16, resid_pdrop=0.0, embd_pdrop=0.0)
+    assert not gpt2.supports(GPT2Model(GPT2Config(**config, attn_pdrop=0.1)))  # dropout
+    assert not gpt2.supports(GPT2Model(GPT2Config(**config, attn_pdrop=0.0, add_cross_attention=True)))
+    eager = build_gpt(len(tok), "nano")
+    eager.config._attn_implementation = "eager"
+    assert not gpt2.supports(eager)
 
 
-def copy_with_eager_attention(model):
+def test_every_caller_of_the_lean_pass_gives_what_transformers_path_gives(tok, monkeypatch):
+    """Decoding, the rollouts' shared-prompt pass, the reward and value models and the training loss,
+    once through rlcourse.lm.gpt2 and once through model(...): the same numbers and gradients."""
     import copy
 
-    twin = copy.deepcopy(model)
-    twin.config._attn_implementation = "eager"
-    return twin
+    from rlcourse.lm import generate, gpt2
+    from rlcourse.lm.checkpoints import load_checkpoint
+    from rlcourse.lm.preferences import prompts
+    from rlcourse.lm.reward_model import ScalarModel, encode_replies
+    from rlcourse.lm.rollouts import sample_groups
+    from rlcourse.lm.training import masked_lm_loss
+
+    sft, tokenizer, _ = load_checkpoint("replies-sft")
+    rm = ScalarModel(sft)
+    torch.nn.init.normal_(rm.head.weight, std=0.1, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([[0, 0, 1, 5, 6], [1, 7, 8, 9, 10]])
+    batch = pad_batch([[1, 5, 6, 7, 8, 2], [1, 9, 10, 2]], [[0, 0, 0, 1, 1, 1], [0, 1, 1, 1]], 0)
+
+    def everything():
+        models = copy.deepcopy(sft), copy.deepcopy(rm)
+        draws = [generate(models[0], ids, (ids != 0).long(), 6, t, None, torch.Generator().manual_seed(4),
+                          num_samples=3) for t in (0.0, 1.0)]
+        ro = sample_groups(models[0], tokenizer, prompts()[:3], 4, 12, generator=torch.Generator().manual_seed(5))
+        logits = ro.forward_logits(models[0])
+        values = models[1](ro.input_ids, ro.attention_mask, ro.position_ids)
+        scores = models[1].score(encode_replies(tokenizer, prompts()[:3], ["lovely water .", "", "music ."]))
+        loss = masked_lm_loss(models[0], batch)
+        (logits.square().mean() + values.square().mean() + scores.sum() + loss).backward()
+        grads = [p.grad for m in models for p in m.parameters()]
+        return [*draws, ro.input_ids, logits, values, scores, loss, *grads]
+
+    lean = everything()
+    monkeypatch.setattr(gpt2, "supports", lambda model: False)
+    assert all(torch.equal(a, b) for a, b in zip(lean, everything(), strict=True))

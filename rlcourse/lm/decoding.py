@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from rlcourse.lm import gpt2
 
 
 @torch.no_grad()
@@ -29,7 +30,6 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
         (B * num_samples, max_new_tokens) new token ids, the samples of a prompt in consecutive rows;
         after a row's ``<|eos|>`` come ``pad_token_id``.
     """
-    from rlcourse.lm import gpt2
     from rlcourse.reference.ch04_assistant import sample_token  # on first use (see rlcourse.lm)
 
     if gpt2.supports(model):  # the same numbers as model(...), without transformers' per-call overhead
@@ -50,10 +50,7 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
     logits = forward(input_ids, attention_mask, position_ids)  # (B, V); the cache holds every position so far
     if num_samples > 1:
-        if isinstance(cache, gpt2.Cache):
-            cache.repeat_interleave(num_samples)
-        else:
-            cache.batch_repeat_interleave(num_samples)
+        cache.batch_repeat_interleave(num_samples)
         logits, attention_mask, position_ids = (x.repeat_interleave(num_samples, dim=0)
                                                 for x in (logits, attention_mask, position_ids))
     B = logits.shape[0]

@@ -46,7 +46,7 @@ class Rollouts:
             cache = gpt2.Cache(len(model.transformer.h))
             prompt = gpt2.lm_logits(model, self.input_ids[::K, :P], self.attention_mask[::K, :P],
                                     self.position_ids[::K, :P], cache)
-            cache.repeat_interleave(K)  # (N, ...) -> (N * K, ...), group after group
+            cache.batch_repeat_interleave(K)  # (N, ...) -> (N * K, ...), group after group
             rest = gpt2.lm_logits(model, self.input_ids[:, P:], self.attention_mask, self.position_ids[:, P:], cache)
             return torch.cat([prompt.repeat_interleave(K, dim=0), rest], dim=1)
         prompt = model(input_ids=self.input_ids[::K, :P], attention_mask=self.attention_mask[::K, :P],
