@@ -1,13 +1,14 @@
 """Where a step of Chapter 6's PPO loop spends its time, natively and with the other floating-point kernels.
 
-    .venv/bin/python bench/where_ppo_time_goes.py [--steps 8] [--cores 2]
+    .venv/bin/python bench/where_ppo_time_goes.py [--steps 8]
 
 Runs ``train_ppo`` (the shipped ``replies-sft`` and ``replies-rm``, Chapter 6's settings) under
-``torch.profiler`` twice: in this process (this machine's kernels, ``--cores`` threads) and in a child
-process with the suite's other kernels (``OPENBLAS_CORETYPE=Prescott ATEN_CPU_CAPABILITY=default
-OMP_NUM_THREADS=1``, as ``tests/test_book.py`` builds the book). Printed for each: seconds per step and
-the share of the operators' profiled time (their own, Python between them excluded), grouped (matrix products,
-attention, GELU, layer norm, optimiser, the rest). Then the GELU the models use, GPT-2's tanh
+``torch.profiler`` twice, with one thread as the book build runs each page: in this process (this
+machine's kernels) and in a child process with the suite's other kernels (``OPENBLAS_CORETYPE=Prescott
+ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``, as ``tests/test_book.py`` builds the book). Printed for
+each: seconds per step, the fraction of the step spent inside PyTorch's operators (the rest is Python
+between them: the loop, transformers' and the course's code), and how the operators' own time splits
+into groups (matrix products, attention, GELU, layer norm, optimiser, other operators). Then the GELU the models use, GPT-2's tanh
 approximation, against the exact GELU, forward and backward on one MLP activation of a PPO batch
 (1088 x 512): the exact one is a different function (within 0.0005), so switching means retraining
 the checkpoints, and every page's numbers change. Figures, not a test: they depend on the machine.
@@ -60,12 +61,15 @@ def profile_ppo(steps: int) -> dict:
     train_ppo(sft, tokenizer, reward_model, prompts(), config)
     seconds = (time.perf_counter() - start) / steps
     with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
         train_ppo(sft, tokenizer, reward_model, prompts(), config)
-    self_times = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+        profiled = time.perf_counter() - start
+    self_times = {e.key: e.self_cpu_time_total for e in prof.key_averages()}  # microseconds
     total = sum(self_times.values())
     shares = {group: sum(self_times.get(op, 0) for op in ops) / total for group, ops in GROUPS.items()}
     shares["other operators"] = 1 - sum(shares.values())
-    return {"seconds_per_step": seconds, "shares": shares, "gelu": gelu_times()}
+    return {"seconds_per_step": seconds, "batch_size": config.batch_size, "in_operators": total / 1e6 / profiled,
+            "shares": shares, "gelu": gelu_times()}
 
 
 def gelu_times(n: int = 50) -> dict:
@@ -74,16 +78,17 @@ def gelu_times(n: int = 50) -> dict:
     grad = torch.ones(1088, 512)
     out = {}
     for name, approximate in [("tanh approximation (GPT-2, the course)", "tanh"), ("exact", "none")]:
-        F.gelu(x, approximate=approximate).backward(grad)
+        torch.autograd.grad(F.gelu(x, approximate=approximate), x, grad)
         start = time.perf_counter()
         for _ in range(n):
-            F.gelu(x, approximate=approximate).backward(grad)
+            torch.autograd.grad(F.gelu(x, approximate=approximate), x, grad)
         out[name] = (time.perf_counter() - start) / n * 1e6
     return out
 
 
 def report(title: str, figures: dict) -> None:
-    print(f"{title}: {figures['seconds_per_step'] * 1000:.0f} ms per PPO step (batch 64)")
+    print(f"{title}: {figures['seconds_per_step'] * 1000:.0f} ms per PPO step (batch {figures['batch_size']}), "
+          f"{figures['in_operators']:.0%} of it inside PyTorch's operators; their time:")
     for group, share in figures["shares"].items():
         print(f"  {group:<50}{share:6.1%}")
     for name, us in figures["gelu"].items():
@@ -93,19 +98,16 @@ def report(title: str, figures: dict) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=8, help="PPO steps per profiled run (default 8)")
-    parser.add_argument("--cores", type=int, default=2, help="CPU cores for the native run (default 2)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:  # the other kernels' run: figures as JSON on stdout
         print(json.dumps(profile_ppo(args.steps)))
         return 0
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:args.cores])
-    torch.set_num_threads(args.cores)
-    report(f"this machine's kernels, {args.cores} threads", profile_ppo(args.steps))
+    torch.set_num_threads(1)
+    report("this machine's kernels, 1 thread", profile_ppo(args.steps))
     child = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps)], capture_output=True,
                            text=True, env={**os.environ, **OTHER_KERNELS}, check=True)
-    report("the other kernels (" + " ".join(f"{k}={v}" for k, v in OTHER_KERNELS.items()) + ")",
+    report("the other kernels, 1 thread (" + " ".join(f"{k}={v}" for k, v in OTHER_KERNELS.items()) + ")",
            json.loads(child.stdout.strip().splitlines()[-1]))
     return 0
 

@@ -1,0 +1,143 @@
+"""Which of the book's measured claims hold only for the shipped checkpoints.
+
+    .venv/bin/python bench/checkpoint_redraw.py [--seed 1] [--jobs 2] [--keep DIR] [--control] [PAGE ...]
+
+The pages of Chapters 5 to 7 start from the shipped checkpoints (``rlcourse/lm/checkpoints``), which
+``python -m rlcourse.lm.make_checkpoints`` makes with seed 0. This script makes another draw of all of
+them with the same script and settings and another seed (``Settings(seed=s)`` and
+``ReplySettings(seed=s, comparison_seed=s + 1)``: other initialisations, data orders and reward-model
+comparisons) into a temporary folder, then executes every page that loads a checkpoint against that
+draw (a first cell points ``load_checkpoint`` and ``load_reward_model`` at it), ``--jobs`` pages at a
+time with one thread each, and prints for each page whether every cell ran, or the first failed cell:
+the line that raised and its message. ``--control`` runs the pages on the shipped checkpoints in the
+same way beside them. The exit status is 1 if a page fails with the other draw.
+
+A page that fails here asserts something the shipped checkpoints show and another draw of them does
+not: a property of one starting point, which the page should either say it is or measure over several.
+Changing anything the checkpoints are trained with (an activation, a training setting) is such a
+redraw too, so this is the check to run before one. Figures, not a test: minutes (the checkpoint
+script, then the pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from autograde.book import ONE_THREAD, pages  # noqa: E402
+from rlcourse.lm.checkpoints import CHECKPOINTS  # noqa: E402
+from rlcourse.lm.run_cache import ENV as RUN_CACHE  # noqa: E402
+
+REDIRECT = """\
+from pathlib import Path as _Path
+import rlcourse.lm.checkpoints as _checkpoints
+for _load in (_checkpoints.load_checkpoint, _checkpoints.load_reward_model):  # the defaults that name the shipped folder
+    _load.__defaults__ = tuple(_Path({root!r}) if d == _checkpoints.CHECKPOINTS else d for d in _load.__defaults__)
+"""
+FOLDERS = ("addition-base", "addition-sft-careful", "addition-sft", "replies-base", "replies-sft",
+           "replies-sft-large", "replies-rm", "replies-rm-small")
+"""What ``make_checkpoints`` writes, in order."""
+
+
+def uses_checkpoints(path: Path) -> bool:
+    text = path.read_text()
+    return "load_checkpoint" in text or "load_reward_model" in text
+
+
+def run_page(path: Path, root: Path | None) -> tuple[float, str | None]:
+    """(seconds, None) if every cell of the page ran against the checkpoints in ``root`` (``None``: the
+    shipped ones), else (seconds, "the page's line that raised -> the error")."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
+    if root is not None:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(REDIRECT.format(root=str(root))))
+    start = time.perf_counter()
+    try:
+        NotebookClient(nb, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    except CellExecutionError as error:  # the traceback's last frame in the page's own cell: "Cell In[..]"
+        text = re.sub(r"\x1b\[[0-9;]*m", "", error.traceback or str(error))
+        frames = text.split("Cell In[")
+        arrows = re.findall(r"^\s*-*>\s*\d+\s?(.*)$", frames[-1] if len(frames) > 1 else text, flags=re.M)
+        line = arrows[0].strip() if arrows else "?"
+        return time.perf_counter() - start, f"{line}  ->  {error.ename}: {error.evalue}".rstrip(": ")
+    except Exception as error:  # a timeout, a dead kernel: the page did not run through either
+        return time.perf_counter() - start, f"{type(error).__name__}: {error}"
+    return time.perf_counter() - start, None
+
+
+def make_draw(root: Path, seed: int) -> None:
+    """All the checkpoints, drawn with ``seed``, in ``root`` (kept if a complete draw of that seed is there)."""
+    from rlcourse.lm.make_checkpoints import ReplySettings, Settings, make, make_replies
+
+    metas = [root / name / "meta.json" for name in FOLDERS]
+    if all(m.exists() for m in metas):
+        seeds = {json.loads(m.read_text()).get("settings", {}).get("seed") for m in metas}
+        if seeds == {seed}:
+            print(f"checkpoints drawn with seed {seed} found in {root}\n", flush=True)
+            return
+        raise SystemExit(f"{root} holds a draw with seed(s) {sorted(seeds, key=str)}, not {seed}: give another --keep")
+    start = time.perf_counter()
+    make(Settings(seed=seed), root)
+    make_replies(ReplySettings(seed=seed, comparison_seed=seed + 1), root)
+    print(f"checkpoints drawn with seed {seed} in {time.perf_counter() - start:.0f} s: {root}\n", flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("pages", nargs="*", help="pages as <chapter>/<name> (default: every page that loads a checkpoint)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the other draw (the shipped one is 0)")
+    parser.add_argument("--jobs", type=int, default=2, help="pages executed at a time (default 2)")
+    parser.add_argument("--keep", type=Path, help="make the draw in this folder and keep it, or reuse the draw there")
+    parser.add_argument("--control", action="store_true", help="also run the pages on the shipped checkpoints, "
+                        "in the same way (one thread each, the first cell without the redirection)")
+    args = parser.parse_args()
+    if args.seed == 0:
+        parser.error("seed 0 is the shipped draw")
+    every = pages()
+    unknown = [p for p in args.pages if p not in every]
+    if unknown:
+        parser.error(f"no such page: {', '.join(unknown)} (pages: {', '.join(every)})")
+    selected = {k: p for k, p in every.items() if (k in args.pages if args.pages else uses_checkpoints(p))}
+    if args.keep and args.keep.resolve() == CHECKPOINTS.resolve():
+        parser.error("--keep must not be the shipped checkpoints' folder")
+    os.environ.update({name: "1" for name in ONE_THREAD})  # the kernels inherit it
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = (args.keep or Path(tmp)).resolve()  # the kernels run in each page's folder
+        os.environ[RUN_CACHE] = str(Path(tmp) / "runs")  # pages share their runs, as in a book build (keyed
+        # by the models' weights too: the two draws never share one)
+        make_draw(root, args.seed)
+        runs = [(page, path, root) for page, path in selected.items()]
+        runs += [(f"{page} (shipped)", path, None) for page, path in selected.items()] if args.control else []
+        failed = {}
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {pool.submit(run_page, path, where): page for page, path, where in runs}
+            for future in as_completed(futures):
+                seconds, error = future.result()
+                failed[futures[future]] = error is not None
+                print(f"{futures[future]:<50} {seconds:6.1f} s   {'ran through' if error is None else 'FAILED: ' + error}",
+                      flush=True)
+    redrawn = [page for page in selected if failed[page]]
+    print(f"\n{len(redrawn)} of {len(selected)} pages fail with the checkpoints of seed {args.seed}"
+          + (f"; {sum(failed[f'{p} (shipped)'] for p in selected)} with the shipped ones" if args.control else ""))
+    return 1 if redrawn else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
