@@ -1,4 +1,4 @@
-"""Which of the book's measured claims hold only for the shipped checkpoints.
+"""Which pages of Chapters 5 to 7 assert something the shipped checkpoints show and another draw does not.
 
     .venv/bin/python bench/checkpoint_redraw.py [--seed 1] [--jobs 2] [--keep DIR] [--control] [PAGE ...]
 
@@ -6,22 +6,24 @@ The pages of Chapters 5 to 7 start from the shipped checkpoints (``rlcourse/lm/c
 ``python -m rlcourse.lm.make_checkpoints`` makes with seed 0. This script makes another draw of all of
 them with the same script and settings and another seed (``Settings(seed=s)`` and
 ``ReplySettings(seed=s, comparison_seed=s + 1)``: other initialisations, data orders and reward-model
-comparisons) into a temporary folder, then executes every page that loads a checkpoint against that
-draw (a first cell points ``load_checkpoint`` and ``load_reward_model`` at it), ``--jobs`` pages at a
-time with one thread each, and prints for each page whether every cell ran, or the first failed cell:
-the line that raised and its message. ``--control`` runs the pages on the shipped checkpoints in the
-same way beside them. The exit status is 1 if a page fails with the other draw.
+comparisons) into a temporary folder (or ``--keep DIR``), then executes every page that loads a
+checkpoint against that draw (a first cell points ``load_checkpoint`` and ``load_reward_model`` at it),
+``--jobs`` pages at a time with one thread each, and prints for each page every assert that fails (its
+asserts are rewritten to be recorded instead of raised, so one failure does not hide the next; they
+change no state) and any other error that stopped it. ``--control`` runs the pages on the shipped
+checkpoints in the same way beside them. The exit status is 1 if a page fails with the other draw.
 
-A page that fails here asserts something the shipped checkpoints show and another draw of them does
-not: a property of one starting point, which the page should either say it is or measure over several.
-Changing anything the checkpoints are trained with (an activation, a training setting) is such a
-redraw too, so this is the check to run before one. Figures, not a test: minutes (the checkpoint
+A page that fails here asserts something the shipped checkpoints show and another draw of them does not:
+a property of one starting point, which the page should either say it is or measure over several.
+Changing anything the checkpoints are trained with (an activation, a training setting) is such a redraw
+too, in effect, so this is the check to run before one. Figures, not a test: minutes (the checkpoint
 script, then the pages).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import re
@@ -45,6 +47,11 @@ import rlcourse.lm.checkpoints as _checkpoints
 for _load in (_checkpoints.load_checkpoint, _checkpoints.load_reward_model):  # the defaults that name the shipped folder
     _load.__defaults__ = tuple(_Path({root!r}) if d == _checkpoints.CHECKPOINTS else d for d in _load.__defaults__)
 """
+SOFT_ASSERTS = """\
+def _redraw_check(ok, where, message):  # each assert of the page, recorded instead of raised
+    if not ok:
+        print("REDRAW-FAILED", where + ("" if message is None else f"  ->  {message()}"), flush=True)
+"""
 FOLDERS = ("addition-base", "addition-sft-careful", "addition-sft", "replies-base", "replies-sft",
            "replies-sft-large", "replies-rm", "replies-rm-small")
 """What ``make_checkpoints`` writes, in order."""
@@ -55,18 +62,49 @@ def uses_checkpoints(path: Path) -> bool:
     return "load_checkpoint" in text or "load_reward_model" in text
 
 
-def run_page(path: Path, root: Path | None) -> tuple[float, str | None]:
-    """(seconds, None) if every cell of the page ran against the checkpoints in ``root`` (``None``: the
-    shipped ones), else (seconds, "the page's line that raised -> the error")."""
+class _SoftAsserts(ast.NodeTransformer):
+    """``assert test, message`` -> ``_redraw_check(test, "assert test, ...", lambda: message)``: a failed
+    assert is printed and the page goes on, so every assert of a page is tried (they change no state)."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def visit_Assert(self, node: ast.Assert):
+        where = ast.get_source_segment(self.source, node).splitlines()[0].strip()
+        no_args = ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[], defaults=[])
+        message = ast.Constant(None) if node.msg is None else ast.Lambda(args=no_args, body=node.msg)
+        call = ast.Call(func=ast.Name("_redraw_check", ast.Load()), args=[node.test, ast.Constant(where), message],
+                        keywords=[])
+        return ast.copy_location(ast.Expr(call), node)
+
+
+def soften(source: str) -> str:
+    """A cell's source with its asserts recorded instead of raised (left as it is if it is not plain Python)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics
+        return source
+    if not any(isinstance(node, ast.Assert) for node in ast.walk(tree)):
+        return source
+    return ast.unparse(ast.fix_missing_locations(_SoftAsserts(source).visit(tree)))
+
+
+def run_page(path: Path, root: Path | None) -> tuple[float, list[str], str | None]:
+    """Run a page against the checkpoints in ``root`` (``None``: the shipped ones): (seconds, the asserts
+    that failed, the error that stopped the page or ``None`` if every cell ran)."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = jupytext.read(path) if path.suffix == ".md" else nbformat.read(path, as_version=4)
-    if root is not None:
-        nb.cells.insert(0, nbformat.v4.new_code_cell(REDIRECT.format(root=str(root))))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = soften(cell.source)
+    setup = SOFT_ASSERTS + ("" if root is None else REDIRECT.format(root=str(root)))
+    nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     start = time.perf_counter()
+    error_text = None
     try:
         NotebookClient(nb, timeout=900, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
@@ -75,10 +113,14 @@ def run_page(path: Path, root: Path | None) -> tuple[float, str | None]:
         frames = text.split("Cell In[")
         arrows = re.findall(r"^\s*-*>\s*\d+\s?(.*)$", frames[-1] if len(frames) > 1 else text, flags=re.M)
         line = arrows[0].strip() if arrows else "?"
-        return time.perf_counter() - start, f"{line}  ->  {error.ename}: {error.evalue}".rstrip(": ")
+        error_text = f"{line}  ->  {error.ename}: {error.evalue}".rstrip(": ")
     except Exception as error:  # a timeout, a dead kernel: the page did not run through either
-        return time.perf_counter() - start, f"{type(error).__name__}: {error}"
-    return time.perf_counter() - start, None
+        error_text = f"{type(error).__name__}: {error}"
+    failed = [line.removeprefix("REDRAW-FAILED ").strip()
+              for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+              if out.get("output_type") == "stream" for line in out.get("text", "").splitlines()
+              if line.startswith("REDRAW-FAILED ")]
+    return time.perf_counter() - start, failed, error_text
 
 
 def make_draw(root: Path, seed: int) -> None:
@@ -129,10 +171,14 @@ def main() -> int:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
             futures = {pool.submit(run_page, path, where): page for page, path, where in runs}
             for future in as_completed(futures):
-                seconds, error = future.result()
-                failed[futures[future]] = error is not None
-                print(f"{futures[future]:<50} {seconds:6.1f} s   {'ran through' if error is None else 'FAILED: ' + error}",
-                      flush=True)
+                seconds, asserts, error = future.result()
+                failed[futures[future]] = bool(asserts) or error is not None
+                verdict = "every assert holds" if not failed[futures[future]] else f"{len(asserts)} asserts fail"
+                print(f"{futures[future]:<50} {seconds:6.1f} s   {verdict}", flush=True)
+                for line in asserts:
+                    print(f"    {line}", flush=True)
+                if error is not None:
+                    print(f"    stopped by an error: {error}", flush=True)
     redrawn = [page for page in selected if failed[page]]
     print(f"\n{len(redrawn)} of {len(selected)} pages fail with the checkpoints of seed {args.seed}"
           + (f"; {sum(failed[f'{p} (shipped)'] for p in selected)} with the shipped ones" if args.control else ""))

@@ -6,12 +6,14 @@ Runs ``train_ppo`` (the shipped ``replies-sft`` and ``replies-rm``, Chapter 6's 
 ``torch.profiler`` twice, with one thread as the book build runs each page: in this process (this
 machine's kernels) and in a child process with the suite's other kernels (``OPENBLAS_CORETYPE=Prescott
 ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``, as ``tests/test_book.py`` builds the book). Printed for
-each: seconds per step, the fraction of the step spent inside PyTorch's operators (the rest is Python
-between them: the loop, transformers' and the course's code), and how the operators' own time splits
-into groups (matrix products, attention, GELU, layer norm, optimiser, other operators). Then the GELU the models use, GPT-2's tanh
-approximation, against the exact GELU, forward and backward on one MLP activation of a PPO batch
-(1088 x 512): the exact one is a different function (within 0.0005), so switching means retraining
-the checkpoints, and every page's numbers change. Figures, not a test: they depend on the machine.
+each: seconds per step (from a run without the profiler), the fraction of the step spent inside
+PyTorch's operators (the rest is Python between them: the loop and the code around the models;
+autograd's and the optimiser's own events count as operators), and how the operators' own time splits
+into groups (matrix products, attention, GELU, layer norm, optimiser, other operators). Then the GELU
+the models use, GPT-2's tanh approximation, against the exact GELU, forward and backward on one MLP
+activation of a PPO batch (1088 x 512): the exact one is a different function (within 0.0005), so
+switching means retraining the checkpoints, and the numbers of every page that runs these models change.
+Figures, not a test: they depend on the machine.
 """
 
 from __future__ import annotations

@@ -179,6 +179,12 @@ def rendered(released, tmp_path_factory) -> dict[str, Path]:
 MEASURE = r"""
 const done = arguments[arguments.length - 1];
 (async () => {
+  // the page's load event can come before MathJax has replaced its configuration with itself (seen once
+  // on a busy machine): wait for it, up to 30 s (the script's own limit is 60 s)
+  for (let waited = 0; !(window.MathJax && MathJax.startup && MathJax.startup.promise); waited += 100) {
+    if (waited > 30000) throw new Error('MathJax did not start within 30 s');
+    await new Promise(resolve => setTimeout(resolve, 100));
+  }
   await MathJax.startup.promise;
   const out = {version: MathJax.version};
   const display = [...document.querySelectorAll('mjx-container[display="true"]')];
