@@ -8,7 +8,9 @@ keys and values as the views the projection gives, where transformers' copies th
 which changes no number), so it gives the same numbers to the last
 bit (``tests/test_lm.py`` compares it with ``model(...)`` on batches with and without padding, with and
 without a cache, with gradients) in less time: decoding, which runs one short pass per new token,
-about 1.3 times as fast (a PPO run, bound by its arithmetic, only 5%).
+about 1.3 times as fast (a PPO run, bound by its arithmetic, only 5%). :func:`last_block_at` runs the
+last block at chosen positions only, for the losses that read a few positions of each row (a reward
+model's score, next-token prediction on a reply).
 
 It covers what the course builds (:func:`rlcourse.lm.models.build_gpt`): self-attention through
 PyTorch's ``scaled_dot_product_attention`` (transformers' default), no cross-attention, no dropout, no
@@ -71,6 +73,31 @@ def _linear(layer, x: torch.Tensor) -> torch.Tensor:
     return torch.addmm(layer.bias, x.view(-1, x.shape[-1]), layer.weight).view(*x.shape[:-1], -1)
 
 
+def _attention(block, x: torch.Tensor, mask, is_causal: bool, cache: Cache | None = None, i: int = 0) -> torch.Tensor:
+    """(B, T, D) the attention of ``block`` (its heads side by side, before the output projection) on the
+    residual stream ``x`` (B, T, D); with a cache, after the keys and values of block ``i``'s earlier
+    positions, which it extends in place with these."""
+    B, T, _ = x.shape
+    attn = block.attn
+    q, k, v = _linear(attn.c_attn, block.ln_1(x)).split(attn.split_size, dim=2)
+    q, k, v = (z.view(B, T, -1, attn.head_dim).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+    if cache is not None:
+        if cache.layers[i] is not None:
+            k, v = torch.cat([cache.layers[i][0], k], dim=-2), torch.cat([cache.layers[i][1], v], dim=-2)
+        cache.layers[i] = (k, v)
+    a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scaling,
+                                       is_causal=is_causal)  # (B, H, T, d)
+    return a.transpose(1, 2).contiguous().reshape(B, T, -1).contiguous()  # transformers' two copies (the
+    # second does nothing; kept so that the operations are transformers')
+
+
+def _after_attention(block, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """The rest of ``block``: its attention's output projection and the MLP, each added to the residual
+    stream ``x``; ``a`` is :func:`_attention`'s output at the same positions (any leading shape)."""
+    x = _linear(block.attn.c_proj, a) + x
+    return x + _linear(block.mlp.c_proj, block.mlp.act(_linear(block.mlp.c_fc, block.ln_2(x))))
+
+
 def run_blocks(body, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor | None = None,
                cache: Cache | None = None, blocks: int | None = None) -> torch.Tensor:
     """(B, T, D) the hidden states of a GPT-2 transformer ``body`` (``model.transformer``): the output of
@@ -86,29 +113,33 @@ def run_blocks(body, input_ids: torch.Tensor, attention_mask: torch.Tensor, posi
             block (no final layer norm); ``None``: all of them.
     """
     assert cache is None or blocks is None, "a cache must hold every block's keys and values"
-    B, T = input_ids.shape
+    T = input_ids.shape[1]
     past = cache.length if cache is not None else 0
     mask, is_causal = _attention_mask(attention_mask, T, past)
     if position_ids is None:
         position_ids = (torch.arange(T, device=input_ids.device) + past)[None]  # (1, T), as transformers does
     x = body.wte(input_ids) + body.wpe(position_ids)
-    n = len(body.h) if blocks is None else blocks
-    for i in range(n):
-        block = body.h[i]
-        attn = block.attn
-        q, k, v = _linear(attn.c_attn, block.ln_1(x)).split(attn.split_size, dim=2)
-        q, k, v = (z.view(B, T, -1, attn.head_dim).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
-        if cache is not None:
-            if cache.layers[i] is not None:
-                k, v = torch.cat([cache.layers[i][0], k], dim=-2), torch.cat([cache.layers[i][1], v], dim=-2)
-            cache.layers[i] = (k, v)
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scaling,
-                                           is_causal=is_causal)  # (B, H, T, d)
-        a = a.transpose(1, 2).contiguous().reshape(B, T, -1).contiguous()  # transformers' two copies (the second
-        # does nothing; kept so that the operations are transformers')
-        x = _linear(attn.c_proj, a) + x
-        x = x + _linear(block.mlp.c_proj, block.mlp.act(_linear(block.mlp.c_fc, block.ln_2(x))))
+    for i in range(len(body.h) if blocks is None else blocks):
+        x = _after_attention(body.h[i], x, _attention(body.h[i], x, mask, is_causal, cache, i))
     return body.ln_f(x) if blocks is None else x
+
+
+def last_block_at(body, x: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor,
+                  cols: torch.Tensor) -> torch.Tensor:
+    """(n, D) the output of ``body`` (final layer norm included) at the n positions ``(rows, cols)`` only,
+    from ``x``, the (B, T, D) input of its last block (``run_blocks(..., blocks=len(body.h) - 1)``): the
+    same numbers as the full pass's ``last_hidden_state[rows, cols]``.
+
+    The last block needs the keys and values of every position, but its attention's output projection
+    and its MLP, three quarters of its multiplications, only where its output is read.
+    """
+    B, T, _ = x.shape
+    causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+    sees = (causal & attention_mask.bool()[:, None, None, :]) | torch.eye(T, dtype=torch.bool, device=x.device)
+    # (B, 1, T, T): the diagonal only matters at a padding position of a left-padded row, which then sees
+    # itself instead of nothing (no row of the softmax is empty, so no NaN reaches the gradients)
+    a = _attention(body.h[-1], x, sees, False)[rows, cols]  # (n, D)
+    return body.ln_f(_after_attention(body.h[-1], x[rows, cols], a))
 
 
 def lm_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,

@@ -22,7 +22,7 @@ from rlcourse.lm import gpt2
 from rlcourse.lm.chat import prompt_text
 from rlcourse.lm.preferences import gold_reward, rank_replies
 from rlcourse.lm.rollouts import sample_groups
-from rlcourse.lm.training import last_block_at, last_block_input
+from rlcourse.lm.training import last_block_input
 
 
 @dataclass
@@ -81,13 +81,13 @@ class ScalarModel(nn.Module):
         """(B,) the output at each row's last position (rows of :func:`encode_replies` end there).
 
         The same number as ``self(...)[:, -1]``, for about 60% of the computation: the last block runs
-        its attention output and MLP, and the head runs, at the last position only (:func:`last_block_at`).
+        its attention output and MLP, and the head runs, at the last position only (:func:`gpt2.last_block_at`).
         """
         x = last_block_input(self.body, input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                              position_ids=batch.position_ids)  # (B, T, D)
         B, T, _ = x.shape
         rows, cols = torch.arange(B), torch.full((B,), T - 1)
-        return self.head(last_block_at(self.body, x, batch.attention_mask, rows, cols)).squeeze(-1)
+        return self.head(gpt2.last_block_at(self.body, x, batch.attention_mask, rows, cols)).squeeze(-1)
 
     def values(self, batch) -> torch.Tensor:
         """(B, T) aligned with the tokens: ``values[:, t]`` is read where token ``t`` is chosen (position t-1)."""

@@ -53,41 +53,17 @@ def last_block_input(body, input_ids: torch.Tensor, attention_mask: torch.Tensor
     return out.hidden_states[len(body.h) - 1]
 
 
-def last_block_at(body, x: torch.Tensor, attention_mask: torch.Tensor, rows: torch.Tensor,
-                  cols: torch.Tensor) -> torch.Tensor:
-    """(n, D) the output of ``body`` (final layer norm included) at the n positions ``(rows, cols)`` only,
-    from ``x = last_block_input(...)``: the same numbers as the full pass's ``last_hidden_state[rows, cols]``.
-
-    The last block needs the keys and values of every position, but its attention output projection
-    and its MLP, three quarters of its multiplications, only where its output is read. Dropout is
-    left out: the course's models have none (:func:`rlcourse.lm.models.build_gpt`).
-    """
-    block, attn = body.h[-1], body.h[-1].attn
-    B, T, D = x.shape
-    q, k, v = attn.c_attn(block.ln_1(x)).split(D, dim=2)  # (B, T, D) each
-    heads = lambda t: t.reshape(B, T, attn.num_heads, attn.head_dim).transpose(1, 2)  # (B, H, T, d)
-    causal = torch.ones(T, T, dtype=torch.bool).tril()
-    sees = (causal & attention_mask.bool()[:, None, None, :]) | torch.eye(T, dtype=torch.bool)  # (B, 1, T, T);
-    # the diagonal only matters at a padding position of a left-padded row, which then sees itself instead of nothing
-    a = torch.nn.functional.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=sees,
-                                                         scale=attn.scaling)  # (B, H, T, d): cheap at these T
-    a = a.transpose(1, 2)[rows, cols].reshape(len(rows), D)  # (n, D)
-    h = x[rows, cols] + attn.c_proj(a)
-    h = h + block.mlp(block.ln_2(h))
-    return body.ln_f(h)
-
-
 def masked_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """:func:`causal_lm_loss` of a GPT-2 language model on a :func:`pad_batch` batch, the same number
     computed faster: the last block's attention output and MLP, the language-model head and the softmax
-    over the vocabulary run only at the positions whose next token counts (:func:`last_block_at`)."""
+    over the vocabulary run only at the positions whose next token counts (:func:`gpt2.last_block_at`)."""
     targets = batch["input_ids"].masked_fill(batch["loss_mask"] == 0, -100)[:, 1:]  # (B, T-1): token t+1
     rows, cols = (targets != -100).nonzero(as_tuple=True)                          # is predicted at t
     body = model.base_model
     x = last_block_input(body, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
     if len(rows) == 0:  # no target at all: a mean over nothing
         return x.sum() * 0.0
-    logits = model.get_output_embeddings()(last_block_at(body, x, batch["attention_mask"], rows, cols))  # (n, V)
+    logits = model.get_output_embeddings()(gpt2.last_block_at(body, x, batch["attention_mask"], rows, cols))  # (n, V)
     return torch.nn.functional.cross_entropy(logits, targets[rows, cols])
 
 
