@@ -32,23 +32,13 @@ def generate(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_n
     """
     from rlcourse.reference.ch04_assistant import sample_token  # on first use (see rlcourse.lm)
 
-    if gpt2.supports(model):  # the same numbers as model(...), without transformers' per-call overhead
-        cache = gpt2.Cache(len(model.transformer.h))
+    cache = gpt2.Cache()  # the keys and values of every position so far
 
-        def forward(input_ids, attention_mask, position_ids):
-            return gpt2.lm_logits(model, input_ids, attention_mask, position_ids, cache)[:, -1]
-    else:
-        cache = None
-
-        def forward(input_ids, attention_mask, position_ids):
-            nonlocal cache
-            out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                        cache=cache, use_cache=True)
-            cache = out.cache
-            return out.logits[:, -1]
+    def forward(input_ids, attention_mask, position_ids):  # model(...)'s logits at the last position, faster
+        return gpt2.lm_logits(model, input_ids, attention_mask, position_ids, cache)[:, -1]
 
     position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # (B, T) left padding shifts positions
-    logits = forward(input_ids, attention_mask, position_ids)  # (B, V); the cache holds every position so far
+    logits = forward(input_ids, attention_mask, position_ids)  # (B, V)
     if num_samples > 1:
         cache.batch_repeat_interleave(num_samples)
         logits, attention_mask, position_ids = (x.repeat_interleave(num_samples, dim=0)

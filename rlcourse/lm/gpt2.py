@@ -14,9 +14,10 @@ model's score, next-token prediction on a reply).
 
 It covers what the course builds (:func:`rlcourse.lm.models.build_gpt`): self-attention through
 PyTorch's ``scaled_dot_product_attention`` (transformers' default), no cross-attention, no dropout, no
-gradient checkpointing. :func:`supports` says whether a model is of that kind; callers fall back to
-``model(...)`` otherwise. It calls the blocks' layers directly, so hooks or adapters (e.g. LoRA)
-registered on a block, its attention or its MLP would be skipped: the course registers none.
+gradient checkpointing. :func:`supports` says whether a model is of that kind; :func:`run_blocks` and
+:func:`lm_logits` run any other model through ``model(...)`` instead, so callers need not ask. The lean
+pass calls the blocks' layers directly, so hooks or adapters (e.g. LoRA) registered on a block, its
+attention or its MLP would be skipped: the course registers none.
 """
 
 from __future__ import annotations
@@ -39,21 +40,37 @@ def supports(model) -> bool:
 
 
 class Cache:
-    """The keys and values of every position read so far, one ``(keys, values)`` pair of
-    (B, heads, positions, head size) tensors per block."""
+    """The keys and values of every position read so far: one ``(keys, values)`` pair of
+    (B, heads, positions, head size) tensors per block, or, for a model :func:`supports` does not cover,
+    transformers' own cache of it (``hf``)."""
 
-    def __init__(self, n_blocks: int):
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_blocks
+    def __init__(self):
+        self.layers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.hf = None
+        self.lean: bool | None = None
+        """Whether the model this cache is for runs the lean pass: asked once, on the first pass (asking
+        takes about 0.15 ms, a good part of a decoding step at the course's sizes)."""
 
     @property
     def length(self) -> int:
-        return 0 if self.layers[0] is None else self.layers[0][0].shape[2]
+        return self.layers[0][0].shape[2] if self.layers else 0
 
     def batch_repeat_interleave(self, repeats: int) -> None:
         """Each row ``repeats`` times in a row (several continuations of one prompt), as transformers'
         ``DynamicCache.batch_repeat_interleave``."""
-        self.layers = [(k.repeat_interleave(repeats, dim=0), v.repeat_interleave(repeats, dim=0))
-                       for k, v in self.layers]
+        if self.hf is not None:
+            self.hf.batch_repeat_interleave(repeats)
+        self.layers = {i: (k.repeat_interleave(repeats, dim=0), v.repeat_interleave(repeats, dim=0))
+                       for i, (k, v) in self.layers.items()}
+
+
+def _lean(model, cache: Cache | None) -> bool:
+    """:func:`supports`, asked once per cache."""
+    if cache is None:
+        return supports(model)
+    if cache.lean is None:
+        cache.lean = supports(model)
+    return cache.lean
 
 
 def _attention_mask(attention_mask: torch.Tensor, T: int, past: int):
@@ -82,7 +99,7 @@ def _attention(block, x: torch.Tensor, mask, is_causal: bool, cache: Cache | Non
     q, k, v = _linear(attn.c_attn, block.ln_1(x)).split(attn.split_size, dim=2)
     q, k, v = (z.view(B, T, -1, attn.head_dim).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
     if cache is not None:
-        if cache.layers[i] is not None:
+        if i in cache.layers:
             k, v = torch.cat([cache.layers[i][0], k], dim=-2), torch.cat([cache.layers[i][1], v], dim=-2)
         cache.layers[i] = (k, v)
     a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=0.0, scale=attn.scaling,
@@ -104,7 +121,7 @@ def run_blocks(body, input_ids: torch.Tensor, attention_mask: torch.Tensor, posi
     the final layer norm, as ``body(...).last_hidden_state``.
 
     Args:
-        body: a ``GPT2Model`` for which :func:`supports` holds.
+        body: a ``GPT2Model``; if :func:`supports` does not hold for it, it is run as ``body(...)``.
         input_ids, position_ids: (B, T) the new positions (``position_ids`` ``None``: 0 to T - 1, after
             the cache's positions).
         attention_mask: (B, past + T), 0 on padding; ``past`` is the cache's length.
@@ -113,6 +130,13 @@ def run_blocks(body, input_ids: torch.Tensor, attention_mask: torch.Tensor, posi
             block (no final layer norm); ``None``: all of them.
     """
     assert cache is None or blocks is None, "a cache must hold every block's keys and values"
+    if not _lean(body, cache):
+        out = body(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                   cache=None if cache is None else cache.hf, use_cache=cache is not None,
+                   output_hidden_states=blocks is not None)  # the embeddings, then every block's output
+        if cache is not None:
+            cache.hf = out.cache
+        return out.last_hidden_state if blocks is None else out.hidden_states[blocks]
     T = input_ids.shape[1]
     past = cache.length if cache is not None else 0
     mask, is_causal = _attention_mask(attention_mask, T, past)
@@ -144,5 +168,12 @@ def last_block_at(body, x: torch.Tensor, attention_mask: torch.Tensor, rows: tor
 
 def lm_logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
               cache: Cache | None = None) -> torch.Tensor:
-    """(B, T, V) the logits of a ``GPT2LMHeadModel``, as ``model(...).logits`` (see :func:`run_blocks`)."""
-    return model.lm_head(run_blocks(model.transformer, input_ids, attention_mask, position_ids, cache))
+    """(B, T, V) the logits of a causal language model, as ``model(...).logits``: through :func:`run_blocks`
+    for a ``GPT2LMHeadModel`` that :func:`supports` covers, through ``model(...)`` for any other."""
+    if _lean(model, cache):  # run_blocks then finds cache.lean set, or asks again (no cache: one pass)
+        return model.lm_head(run_blocks(model.transformer, input_ids, attention_mask, position_ids, cache))
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                cache=None if cache is None else cache.hf, use_cache=cache is not None)
+    if cache is not None:
+        cache.hf = out.cache
+    return out.logits

@@ -70,11 +70,7 @@ class ScalarModel(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, input_ids, attention_mask, position_ids) -> torch.Tensor:
-        if gpt2.supports(self.body):  # the same numbers as self.body(...), with less overhead
-            hidden = gpt2.run_blocks(self.body, input_ids, attention_mask, position_ids)  # (B, T, D)
-        else:
-            hidden = self.body(input_ids=input_ids, attention_mask=attention_mask,
-                               position_ids=position_ids).last_hidden_state
+        hidden = gpt2.run_blocks(self.body, input_ids, attention_mask, position_ids)  # (B, T, D), as self.body(...)
         return self.head(hidden).squeeze(-1)  # (B, T)
 
     def score(self, batch) -> torch.Tensor:

@@ -42,20 +42,12 @@ class Rollouts:
         rows (up to float rounding), differentiable, for about half the computation.
         """
         K, P = self.group_size, self.prompt_length
-        if gpt2.supports(model):  # the same numbers as model(...), with less overhead
-            cache = gpt2.Cache(len(model.transformer.h))
-            prompt = gpt2.lm_logits(model, self.input_ids[::K, :P], self.attention_mask[::K, :P],
-                                    self.position_ids[::K, :P], cache)
-            cache.batch_repeat_interleave(K)  # (N, ...) -> (N * K, ...), group after group
-            rest = gpt2.lm_logits(model, self.input_ids[:, P:], self.attention_mask, self.position_ids[:, P:], cache)
-            return torch.cat([prompt.repeat_interleave(K, dim=0), rest], dim=1)
-        prompt = model(input_ids=self.input_ids[::K, :P], attention_mask=self.attention_mask[::K, :P],
-                       position_ids=self.position_ids[::K, :P], use_cache=True)
-        cache = prompt.cache
+        cache = gpt2.Cache()  # gpt2.lm_logits: the same numbers as model(...), with less overhead
+        prompt = gpt2.lm_logits(model, self.input_ids[::K, :P], self.attention_mask[::K, :P],
+                                self.position_ids[::K, :P], cache)
         cache.batch_repeat_interleave(K)  # (N, ...) -> (N * K, ...), group after group
-        rest = model(input_ids=self.input_ids[:, P:], attention_mask=self.attention_mask,
-                     position_ids=self.position_ids[:, P:], cache=cache, use_cache=True)
-        return torch.cat([prompt.logits.repeat_interleave(K, dim=0), rest.logits], dim=1)
+        rest = gpt2.lm_logits(model, self.input_ids[:, P:], self.attention_mask, self.position_ids[:, P:], cache)
+        return torch.cat([prompt.repeat_interleave(K, dim=0), rest], dim=1)
 
 
 def sample_groups(model, tokenizer, questions: list[str], group_size: int, max_new_tokens: int,

@@ -46,11 +46,7 @@ def last_block_input(body, input_ids: torch.Tensor, attention_mask: torch.Tensor
                      position_ids: torch.Tensor | None = None) -> torch.Tensor:
     """(B, T, D) the residual stream entering the last block of a GPT-2 transformer ``body`` (e.g.
     ``model.transformer``) run on these rows; the last block and the final layer norm are not run."""
-    if gpt2.supports(body):
-        return gpt2.run_blocks(body, input_ids, attention_mask, position_ids, blocks=len(body.h) - 1)
-    out = body(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-               output_hidden_states=True)  # the embeddings, then the output of every block
-    return out.hidden_states[len(body.h) - 1]
+    return gpt2.run_blocks(body, input_ids, attention_mask, position_ids, blocks=len(body.h) - 1)
 
 
 def masked_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
