@@ -1,6 +1,7 @@
 """Which pages of Chapters 5 to 7 assert something the shipped checkpoints show and another draw does not.
 
-    .venv/bin/python bench/checkpoint_redraw.py [--seed 1] [--jobs 2] [--keep DIR] [--control] [PAGE ...]
+    .venv/bin/python bench/checkpoint_redraw.py [--seed 1] [--activation NAME] [--jobs 2] [--keep DIR] [--save DIR]
+                                                [--control] [PAGE ...]
 
 The pages of Chapters 5 to 7 start from the shipped checkpoints (``rlcourse/lm/checkpoints``), which
 ``python -m rlcourse.lm.make_checkpoints`` makes with seed 0. This script makes another draw of all of
@@ -16,7 +17,8 @@ checkpoints in the same way beside them. The exit status is 1 if a page fails wi
 A page that fails here asserts something the shipped checkpoints show and another draw of them does not:
 a property of one starting point, which the page should either say it is or measure over several.
 Changing anything the checkpoints are trained with (an activation, a training setting) is such a redraw
-too, in effect, so this is the check to run before one. Figures, not a test: minutes (the checkpoint
+too, in effect, so this is the check to run before one; ``--activation gelu`` makes the draw, and runs the
+pages, with the exact GELU in place of GPT-2's tanh approximation (``rlcourse.lm.models.FAST_GELU``). Figures, not a test: minutes (the checkpoint
 script, then the pages).
 """
 
@@ -89,9 +91,17 @@ def soften(source: str) -> str:
     return ast.unparse(ast.fix_missing_locations(_SoftAsserts(source).visit(tree)))
 
 
-def run_page(path: Path, root: Path | None) -> tuple[float, list[str], str | None]:
+ACTIVATION = """\
+import rlcourse.lm.models as _models
+_models.FAST_GELU = {activation!r}  # what build_gpt builds and load_checkpoint loads with
+"""
+
+
+def run_page(path: Path, root: Path | None, save: Path | None = None,
+             activation: str | None = None) -> tuple[float, list[str], str | None]:
     """Run a page against the checkpoints in ``root`` (``None``: the shipped ones): (seconds, the asserts
-    that failed, the error that stopped the page or ``None`` if every cell ran)."""
+    that failed, the error that stopped the page or ``None`` if every cell ran). ``save``: where to write the
+    executed notebook, outputs and all (its figures are what the asserts are about)."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
@@ -102,6 +112,7 @@ def run_page(path: Path, root: Path | None) -> tuple[float, list[str], str | Non
         if cell.cell_type == "code":
             cell.source = soften(cell.source)
     setup = SOFT_ASSERTS + ("" if root is None else REDIRECT.format(root=str(root)))
+    setup += "" if activation is None else ACTIVATION.format(activation=activation)
     nb.cells.insert(0, nbformat.v4.new_code_cell(setup))
     start = time.perf_counter()
     error_text = None
@@ -116,6 +127,9 @@ def run_page(path: Path, root: Path | None) -> tuple[float, list[str], str | Non
         error_text = f"{line}  ->  {error.ename}: {error.evalue}".rstrip(": ")
     except Exception as error:  # a timeout, a dead kernel: the page did not run through either
         error_text = f"{type(error).__name__}: {error}"
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, save)
     failed = [line.removeprefix("REDRAW-FAILED ").strip()
               for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if out.get("output_type") == "stream" for line in out.get("text", "").splitlines()
@@ -124,16 +138,21 @@ def run_page(path: Path, root: Path | None) -> tuple[float, list[str], str | Non
 
 
 def make_draw(root: Path, seed: int) -> None:
-    """All the checkpoints, drawn with ``seed``, in ``root`` (kept if a complete draw of that seed is there)."""
+    """All the checkpoints, drawn with ``seed`` and ``models.FAST_GELU``'s activation, in ``root`` (kept if a
+    complete draw of that seed and activation is there)."""
+    from rlcourse.lm import models
     from rlcourse.lm.make_checkpoints import ReplySettings, Settings, make, make_replies
 
     metas = [root / name / "meta.json" for name in FOLDERS]
     if all(m.exists() for m in metas):
         seeds = {json.loads(m.read_text()).get("settings", {}).get("seed") for m in metas}
-        if seeds == {seed}:
-            print(f"checkpoints drawn with seed {seed} found in {root}\n", flush=True)
+        activations = {json.loads(config.read_text())["activation_function"]  # the language models'
+                       for config in (m.parent / "config.json" for m in metas) if config.exists()}
+        if seeds == {seed} and activations == {models.FAST_GELU}:
+            print(f"checkpoints drawn with seed {seed} ({models.FAST_GELU}) found in {root}\n", flush=True)
             return
-        raise SystemExit(f"{root} holds a draw with seed(s) {sorted(seeds, key=str)}, not {seed}: give another --keep")
+        raise SystemExit(f"{root} holds a draw with seed(s) {sorted(seeds, key=str)} and {sorted(activations)}, "
+                         f"not {seed} and {models.FAST_GELU}: give another --keep")
     start = time.perf_counter()
     make(Settings(seed=seed), root)
     make_replies(ReplySettings(seed=seed, comparison_seed=seed + 1), root)
@@ -144,13 +163,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pages", nargs="*", help="pages as <chapter>/<name> (default: every page that loads a checkpoint)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the other draw (the shipped one is 0)")
+    parser.add_argument("--activation", help="the draw's activation (transformers' name, e.g. gelu; default: "
+                        "the shipped checkpoints' gelu_pytorch_tanh)")
     parser.add_argument("--jobs", type=int, default=2, help="pages executed at a time (default 2)")
     parser.add_argument("--keep", type=Path, help="make the draw in this folder and keep it, or reuse the draw there")
+    parser.add_argument("--save", type=Path, help="write each executed page here (<chapter>/<name>[.shipped].ipynb)")
     parser.add_argument("--control", action="store_true", help="also run the pages on the shipped checkpoints, "
                         "in the same way (one thread each, the first cell without the redirection)")
     args = parser.parse_args()
-    if args.seed == 0:
+    if args.seed == 0 and args.activation is None:
         parser.error("seed 0 is the shipped draw")
+    if args.activation is not None:
+        from rlcourse.lm import models
+        models.FAST_GELU = args.activation  # make_draw's models
     every = pages()
     unknown = [p for p in args.pages if p not in every]
     if unknown:
@@ -165,11 +190,15 @@ def main() -> int:
         os.environ[RUN_CACHE] = str(Path(tmp) / "runs")  # pages share their runs, as in a book build (keyed
         # by the models' weights too: the two draws never share one)
         make_draw(root, args.seed)
-        runs = [(page, path, root) for page, path in selected.items()]
-        runs += [(f"{page} (shipped)", path, None) for page, path in selected.items()] if args.control else []
+        save = (lambda page, suffix: None) if args.save is None else (
+            lambda page, suffix: args.save.resolve() / f"{page}{suffix}.ipynb")
+        name = f".seed{args.seed}" + ("" if args.activation is None else f".{args.activation}")
+        runs = [(page, path, root, save(page, name), args.activation) for page, path in selected.items()]
+        runs += [(f"{page} (shipped)", path, None, save(page, ".shipped"), None) for page, path in selected.items()
+                 ] if args.control else []
         failed = {}
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {pool.submit(run_page, path, where): page for page, path, where in runs}
+            futures = {pool.submit(run_page, *run[1:]): run[0] for run in runs}
             for future in as_completed(futures):
                 seconds, asserts, error = future.result()
                 failed[futures[future]] = bool(asserts) or error is not None
@@ -181,6 +210,7 @@ def main() -> int:
                     print(f"    stopped by an error: {error}", flush=True)
     redrawn = [page for page in selected if failed[page]]
     print(f"\n{len(redrawn)} of {len(selected)} pages fail with the checkpoints of seed {args.seed}"
+          + ("" if args.activation is None else f" ({args.activation})")
           + (f"; {sum(failed[f'{p} (shipped)'] for p in selected)} with the shipped ones" if args.control else ""))
     return 1 if redrawn else 0
 
