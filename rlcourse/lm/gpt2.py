@@ -161,7 +161,7 @@ def last_block_at(body, x: torch.Tensor, attention_mask: torch.Tensor, rows: tor
     causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
     sees = (causal & attention_mask.bool()[:, None, None, :]) | torch.eye(T, dtype=torch.bool, device=x.device)
     # (B, 1, T, T): the diagonal only matters at a padding position of a left-padded row, which then sees
-    # itself instead of nothing (no row of the softmax is empty, so no NaN reaches the gradients)
+    # itself instead of nothing; no output there is read
     a = _attention(body.h[-1], x, sees, False)[rows, cols]  # (n, D)
     return body.ln_f(_after_attention(body.h[-1], x[rows, cols], a))
 
