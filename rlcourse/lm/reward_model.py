@@ -22,7 +22,6 @@ from rlcourse.lm import gpt2
 from rlcourse.lm.chat import prompt_text
 from rlcourse.lm.preferences import gold_reward, rank_replies
 from rlcourse.lm.rollouts import sample_groups
-from rlcourse.lm.training import last_block_input
 
 
 @dataclass
@@ -79,8 +78,8 @@ class ScalarModel(nn.Module):
         The same number as ``self(...)[:, -1]``, for about 60% of the computation: the last block runs
         its attention output and MLP, and the head runs, at the last position only (:func:`gpt2.last_block_at`).
         """
-        x = last_block_input(self.body, input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                             position_ids=batch.position_ids)  # (B, T, D)
+        x = gpt2.run_blocks(self.body, batch.input_ids, batch.attention_mask, batch.position_ids,
+                            blocks=len(self.body.h) - 1)  # (B, T, D): the last block's input
         B, T, _ = x.shape
         rows, cols = torch.arange(B), torch.full((B,), T - 1)
         return self.head(gpt2.last_block_at(self.body, x, batch.attention_mask, rows, cols)).squeeze(-1)

@@ -42,13 +42,6 @@ def pad_batch(sequences: list[list[int]], masks: list[list[int]], pad_token_id: 
             "loss_mask": torch.from_numpy(loss)}
 
 
-def last_block_input(body, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     position_ids: torch.Tensor | None = None) -> torch.Tensor:
-    """(B, T, D) the residual stream entering the last block of a GPT-2 transformer ``body`` (e.g.
-    ``model.transformer``) run on these rows; the last block and the final layer norm are not run."""
-    return gpt2.run_blocks(body, input_ids, attention_mask, position_ids, blocks=len(body.h) - 1)
-
-
 def masked_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """:func:`causal_lm_loss` of a GPT-2 language model on a :func:`pad_batch` batch, the same number
     computed faster: the last block's attention output and MLP, the language-model head and the softmax
@@ -56,7 +49,7 @@ def masked_lm_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     targets = batch["input_ids"].masked_fill(batch["loss_mask"] == 0, -100)[:, 1:]  # (B, T-1): token t+1
     rows, cols = (targets != -100).nonzero(as_tuple=True)                          # is predicted at t
     body = model.base_model
-    x = last_block_input(body, input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    x = gpt2.run_blocks(body, batch["input_ids"], batch["attention_mask"], blocks=len(body.h) - 1)  # (B, T, D)
     if len(rows) == 0:  # no target at all: a mean over nothing
         return x.sum() * 0.0
     logits = model.get_output_embeddings()(gpt2.last_block_at(body, x, batch["attention_mask"], rows, cols))  # (n, V)
