@@ -171,7 +171,8 @@ def make_draw(root: Path, seed: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("pages", nargs="*", help="pages as <chapter>/<name> (default: every page that loads a checkpoint)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the other draw (the shipped one is 0)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the other draw (0 without --activation: "
+                        "no draw, the pages on the shipped checkpoints)")
     parser.add_argument("--activation", help="the draw's activation (transformers' name, e.g. gelu; default: "
                         "the shipped checkpoints' gelu_pytorch_tanh)")
     parser.add_argument("--jobs", type=int, default=2, help="pages executed at a time (default 2)")
@@ -180,8 +181,10 @@ def main() -> int:
     parser.add_argument("--control", action="store_true", help="also run the pages on the shipped checkpoints, "
                         "in the same way (one thread each, the first cell without the redirection)")
     args = parser.parse_args()
-    if args.seed == 0 and args.activation is None:
-        parser.error("seed 0 is the shipped draw")
+    shipped = args.seed == 0 and args.activation is None  # the shipped draw itself: the pages as they are,
+    # asserts soft (e.g. on a CPU whose kernels the checks were not set on)
+    if shipped and args.control:
+        parser.error("--seed 0 runs the shipped checkpoints already; --control would run them twice")
     if args.activation is not None:
         from rlcourse.lm import models
         models.FAST_GELU = args.activation  # make_draw's models
@@ -195,13 +198,14 @@ def main() -> int:
     os.environ.update({name: "1" for name in ONE_THREAD})  # the kernels inherit it
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = (args.keep or Path(tmp)).resolve()  # the kernels run in each page's folder
+        root = None if shipped else (args.keep or Path(tmp)).resolve()  # the kernels run in each page's folder
         os.environ[RUN_CACHE] = str(Path(tmp) / "runs")  # pages share their runs, as in a book build (keyed
         # by the models' weights too: the two draws never share one)
-        make_draw(root, args.seed)
+        if not shipped:
+            make_draw(root, args.seed)
         save = (lambda page, suffix: None) if args.save is None else (
             lambda page, suffix: args.save.resolve() / f"{page}{suffix}.ipynb")
-        name = f".seed{args.seed}" + ("" if args.activation is None else f".{args.activation}")
+        name = ".shipped" if shipped else f".seed{args.seed}" + ("" if args.activation is None else f".{args.activation}")
         runs = [(page, path, root, save(page, name), args.activation) for page, path in selected.items()]
         runs += [(f"{page} (shipped)", path, None, save(page, ".shipped"), None) for page, path in selected.items()
                  ] if args.control else []
