@@ -19,7 +19,10 @@ Workers: one per CPU core this process may use (``os.sched_getaffinity``), at mo
 the environment variable ``RLCOURSE_WORKERS`` sets another number, and 1 runs the jobs here, one after
 another (so does a single job). The workers start on first use (forked on Linux, at once) and are kept
 for the next call of the same process. `submit` begins one job and returns at once, for a run that
-a later cell needs and that can train while the cells before it run.
+a later cell needs and that can train while the cells before it run. Once it has workers, the process
+itself computes with one thread too: it works beside them (a cell that evaluates one run while the others
+train), and PyTorch's threads spin while they wait, so a second thread would only take a core from a
+worker (the Constitutional AI page took 63 s on 2 cores with two threads, 55 s with one).
 """
 
 from __future__ import annotations
@@ -78,6 +81,9 @@ def _executor() -> ProcessPoolExecutor:
         method = "fork" if sys.platform == "linux" else "spawn"
         _pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_one_thread)
         _pool_size = size
+        import torch
+
+        torch.set_num_threads(1)  # this process too, from now on: see the module's docstring
     return _pool
 
 

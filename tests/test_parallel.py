@@ -132,3 +132,14 @@ def test_a_started_job_runs_while_this_process_goes_on(monkeypatch):
     began = time.monotonic()
     started = parallel.submit(echo_after, value="here", seconds=0.5)
     assert time.monotonic() - began >= 0.5 and started.result() == "here"
+
+
+def test_the_process_computes_with_one_thread_once_it_has_workers(monkeypatch):
+    monkeypatch.setenv(parallel.ENV, "3")  # a pool of another size: made afresh
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert parallel.run_all(echo_after, [dict(value=1, seconds=0), dict(value=2, seconds=0)]) == [1, 2]
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
