@@ -13,11 +13,11 @@ it gives the numbers the same call gives in any process with one thread, whichev
 however many there are, so a page's runs show the same figures in the book build (every page executed
 with one thread) as in a student's kernel on any number of cores.
 ``fn`` must be importable by name (a function of a module, not one defined in a notebook); its
-arguments and results travel between processes by pickling (models included: a few MB each).
+arguments and results travel between processes as plain pickles, copied (models included: a few MB each).
 
-Workers: one per CPU core this process may use (``os.sched_getaffinity``), at most one per job;
-the environment variable ``RLCOURSE_WORKERS`` sets another number, and 1 runs the jobs here, one after
-another (so does a single job). The workers start on first use (forked on Linux, at once) and are kept
+Workers: one per CPU core this process may use (``os.sched_getaffinity``, which does not see a
+container's CPU quota); the environment variable ``RLCOURSE_WORKERS`` sets another number, and 1 runs
+the jobs here, one after another (so does a single job). The workers start on first use (forked on Linux, at once) and are kept
 for the next call of the same process. `submit` begins one job and returns at once, for a run that
 a later cell needs and that can train while the cells before it run. Once it has workers, the process
 itself computes with one thread too: it works beside them (a cell that evaluates one run while the others
@@ -50,28 +50,65 @@ def workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _one_thread() -> None:
-    """A worker's start: one thread for PyTorch's and the BLAS libraries' operators; on Linux, a worker
-    also ends when the process that started it does (a forked worker would otherwise wait for jobs
-    forever when its kernel is killed: it holds its job queue's write end itself)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = "1"
+def _start_worker(parent: int, forked: bool) -> None:
+    """A worker's start: one thread for PyTorch's operators (started fresh, for the BLAS libraries too:
+    a forked worker's libraries have read their settings already), Ctrl-C left to the process that made
+    it (Jupyter's interrupt reaches the whole process group), and on Linux an end with that process (a
+    forked worker would otherwise wait for jobs forever when its kernel is killed: it holds its job
+    queue's write end itself)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not forked:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = "1"
     if sys.platform == "linux":
         import ctypes
-        import signal
 
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+        if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # it died before the line above
+            os._exit(1)
     import torch
 
     torch.set_num_threads(1)
 
 
+def _call(payload: bytes) -> bytes:
+    """A job in a worker: ``fn(**job)`` from and to plain pickles. Plain pickling copies tensors by value;
+    left to multiprocessing, PyTorch would move them into shared memory when the queue's thread sends
+    them (while the cell that submitted them may go on using the same weights) and keep a file open per
+    tensor received."""
+    import pickle
+
+    fn, job = pickle.loads(payload)
+    return pickle.dumps(fn(**job), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _payload(fn: Callable, job: dict) -> bytes:
+    import pickle
+
+    return pickle.dumps((fn, job), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _result(future: Future):
+    import pickle
+
+    try:
+        return pickle.loads(future.result())
+    except BaseException as error:
+        _forget_pool(error)
+        raise
+
+
 def _executor() -> ProcessPoolExecutor:
     global _pool, _pool_size
     size = workers()
-    if _pool is None or _pool_size != size:
+    if _pool is None or _pool_size != size or getattr(_pool, "_broken", False):
         if _pool is not None:
-            _pool.shutdown()
+            _pool.shutdown(wait=False, cancel_futures=True)
         import multiprocessing
 
         # On Linux the workers are forked: they start at once, with what this process has imported
@@ -79,12 +116,26 @@ def _executor() -> ProcessPoolExecutor:
         # run OpenMP with several threads, and runs it with one, as PyTorch's DataLoader workers do.
         # Elsewhere (macOS, Windows) they are started fresh ("spawn"), the safe choice there.
         method = "fork" if sys.platform == "linux" else "spawn"
-        _pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_one_thread)
+        _pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_start_worker,
+                                    initargs=(os.getpid(), method == "fork"))
         _pool_size = size
         import torch
 
         torch.set_num_threads(1)  # this process too, from now on: see the module's docstring
     return _pool
+
+
+def _forget_pool(error: BaseException) -> None:
+    """After a worker died (killed, out of memory: the pool is broken) or an interrupt, the next call
+    starts afresh; on an interrupt the runs under way are stopped too."""
+    global _pool
+    if isinstance(error, KeyboardInterrupt) and _pool is not None:
+        for process in list(getattr(_pool, "_processes", {}).values()):
+            process.terminate()
+        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool = None
+    elif isinstance(error, BrokenProcessPool):
+        _pool = None
 
 
 def _importable(fn: Callable) -> None:
@@ -107,12 +158,6 @@ def _here(fn: Callable, jobs: list[dict], desc: str = "") -> list:
         torch.set_num_threads(threads)
 
 
-def _forget_broken_pool(error: BaseException) -> None:
-    global _pool
-    if isinstance(error, BrokenProcessPool):  # a worker died (killed, out of memory): start afresh next time
-        _pool = None
-
-
 def run_all(fn: Callable, jobs: list[dict], desc: str = "") -> list:
     """``[fn(**job) for job in jobs]``, the jobs spread over :func:`workers` processes; results in the
     order of ``jobs``. ``desc``: a progress bar over the finished jobs (none if empty). The first job to
@@ -120,20 +165,22 @@ def run_all(fn: Callable, jobs: list[dict], desc: str = "") -> list:
     _importable(fn)
     if workers() == 1 or len(jobs) <= 1:
         return _here(fn, jobs, desc)
-    futures = {_executor().submit(fn, **job): i for i, job in enumerate(jobs)}
-    results = [None] * len(jobs)
-    done = as_completed(futures)
-    if desc:
-        from rlcourse.notebook import progress
-
-        done = progress(done, desc=desc, total=len(jobs))
+    futures = {}
     try:
+        for i, job in enumerate(jobs):
+            futures[_executor().submit(_call, _payload(fn, job))] = i
+        results = [None] * len(jobs)
+        done = as_completed(futures)
+        if desc:
+            from rlcourse.notebook import progress
+
+            done = progress(done, desc=desc, total=len(jobs))
         for future in done:
-            results[futures[future]] = future.result()
+            results[futures[future]] = _result(future)
     except BaseException as error:
         for future in futures:
             future.cancel()
-        _forget_broken_pool(error)
+        _forget_pool(error)
         raise
     return results
 
@@ -146,11 +193,7 @@ class Job:
 
     def result(self):
         """The job's result (its exception, if it failed)."""
-        try:
-            return self._future.result()
-        except BaseException as error:
-            _forget_broken_pool(error)
-            raise
+        return _result(self._future)
 
 
 def submit(fn: Callable, **job) -> Job:
@@ -158,11 +201,17 @@ def submit(fn: Callable, **job) -> Job:
     that depends on nothing the cells before it compute); ``.result()`` waits for it. With one worker it
     is computed here, at once, before this returns."""
     _importable(fn)
-    future = Future()
     if workers() == 1:
+        import pickle
+
+        future = Future()
         try:
-            future.set_result(_here(fn, [job])[0])
+            future.set_result(pickle.dumps(_here(fn, [job])[0], protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as error:
             future.set_exception(error)
         return Job(future)
-    return Job(_executor().submit(fn, **job))
+    try:
+        return Job(_executor().submit(_call, _payload(fn, job)))
+    except BaseException as error:
+        _forget_pool(error)
+        raise

@@ -143,3 +143,20 @@ def test_the_process_computes_with_one_thread_once_it_has_workers(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)
+
+
+def test_a_worker_that_dies_while_idle_does_not_break_the_next_call(monkeypatch):
+    monkeypatch.setenv(parallel.ENV, "2")
+    assert parallel.run_all(echo_after, [dict(value=1, seconds=0), dict(value=2, seconds=0)]) == [1, 2]
+    os.kill(next(iter(parallel._pool._processes)), signal.SIGKILL)  # e.g. killed for memory
+    time.sleep(1.0)  # the pool notices
+    assert parallel.run_all(echo_after, [dict(value=3, seconds=0), dict(value=4, seconds=0)]) == [3, 4]
+    assert parallel.submit(echo_after, value=5, seconds=0).result() == 5
+
+
+def test_arguments_are_copied_when_submitted(monkeypatch):
+    monkeypatch.setenv(parallel.ENV, "2")
+    weights = torch.zeros(1000)
+    job = parallel.submit(torch.clone, input=weights)
+    weights += 1  # the cell goes on and changes them: the job has its own copy, taken at submit
+    assert torch.equal(job.result(), torch.zeros(1000))
