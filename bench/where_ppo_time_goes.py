@@ -9,10 +9,12 @@ ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1``, as ``tests/test_book.py`` build
 each: seconds per step (from a run without the profiler), the fraction of the step spent inside
 PyTorch's operators (the rest is Python between them: the loop and the code around the models;
 autograd's and the optimiser's own events count as operators), and how the operators' own time splits
-into groups (matrix products, attention, GELU, layer norm, optimiser, other operators). Then the GELU
-the models use, GPT-2's tanh approximation, against the exact GELU, forward and backward on one MLP
-activation of a PPO batch (1088 x 512): the exact one is a different function (within 0.0005), so
-switching means retraining the checkpoints, and the numbers of every page that runs these models change.
+into groups (matrix products, attention, GELU, layer norm, optimiser, other operators). Then GPT-2's
+GELU (tanh approximation), forward and backward on one MLP activation of a PPO batch (1088 x 512): as
+PyTorch's fused kernel, as the course's models compute it (``rlcourse.lm.models.GELUTanh``: the fused
+kernel, except where PyTorch runs its generic CPU kernels, as with the other kernels, where it composes
+plain tensor operations; its operators then count as "other operators" above), and the exact GELU, a
+different function (within 0.0005), for which the checkpoints would have to be retrained.
 Figures, not a test: they depend on the machine.
 """
 
@@ -24,6 +26,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,15 +78,20 @@ def profile_ppo(steps: int) -> dict:
 
 
 def gelu_times(n: int = 50) -> dict:
-    """Microseconds of forward + backward of the tanh-approximate and the exact GELU on a (1088, 512) tensor."""
+    """Microseconds of forward + backward of GPT-2's GELU (PyTorch's fused kernel, and as the course's
+    models compute it) and of the exact GELU, on a (1088, 512) tensor."""
+    from rlcourse.lm.models import GELUTanh
+
     x = torch.randn(1088, 512, requires_grad=True, generator=torch.Generator().manual_seed(0))
     grad = torch.ones(1088, 512)
     out = {}
-    for name, approximate in [("tanh approximation (GPT-2, the course)", "tanh"), ("exact", "none")]:
-        torch.autograd.grad(F.gelu(x, approximate=approximate), x, grad)
+    for name, gelu in [("tanh approximation, PyTorch's fused kernel", partial(F.gelu, approximate="tanh")),
+                       ("tanh approximation, as the course computes it", GELUTanh()),
+                       ("exact (another function)", F.gelu)]:
+        torch.autograd.grad(gelu(x), x, grad)
         start = time.perf_counter()
         for _ in range(n):
-            torch.autograd.grad(F.gelu(x, approximate=approximate), x, grad)
+            torch.autograd.grad(gelu(x), x, grad)
         out[name] = (time.perf_counter() - start) / n * 1e6
     return out
 

@@ -381,3 +381,33 @@ def test_every_caller_of_the_lean_pass_gives_what_transformers_path_gives(tok, m
     lean = everything()
     monkeypatch.setattr(gpt2, "supports", lambda model: False)
     assert all(torch.equal(a, b) for a, b in zip(lean, everything(), strict=True))
+
+
+def test_the_composed_gelu_is_gpt2s_gelu_with_its_derivative(monkeypatch):
+    """Where PyTorch runs its generic CPU kernels, the course's models compute GPT-2's tanh GELU from
+    plain tensor operations (rlcourse.lm.models.GELUTanh): the same function and derivative as the fused
+    kernel, within rounding; elsewhere, the fused kernel itself, to the last bit."""
+    import torch.nn.functional as F
+
+    from rlcourse.lm import models
+    from rlcourse.lm.checkpoints import load_checkpoint
+
+    composed = models._ComposedGELUTanh.apply
+    x = torch.linspace(-6, 6, 1201, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(composed, (x[::40].detach().requires_grad_(),))
+    mine, = torch.autograd.grad(composed(x).sum(), x)
+    fused, = torch.autograd.grad(F.gelu(x, approximate="tanh").sum(), x)
+    assert torch.allclose(composed(x), F.gelu(x, approximate="tanh"), atol=1e-12)
+    assert torch.allclose(mine, fused, atol=1e-12)
+
+    x = torch.randn(64, 512, generator=torch.Generator().manual_seed(0))
+    for generic in (False, True):
+        monkeypatch.setattr(models, "GENERIC_CPU_KERNELS", generic)
+        out = models.GELUTanh()(x)
+        if generic:
+            assert torch.allclose(out, F.gelu(x, approximate="tanh"), atol=1e-6)
+        else:
+            assert torch.equal(out, F.gelu(x, approximate="tanh"))
+    for model in (build_gpt(20, "nano"), load_checkpoint("replies-sft")[0]):
+        acts = [block.mlp.act for block in model.transformer.h]
+        assert acts and all(isinstance(act, models.GELUTanh) for act in acts)

@@ -38,7 +38,7 @@ def load_checkpoint(name: str, root: Path = CHECKPOINTS):
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
     from transformers.utils import logging as hf_logging
 
-    from rlcourse.lm.models import FAST_GELU
+    from rlcourse.lm.models import FAST_GELU, use_fast_gelu
 
     hf_logging.disable_progress_bar()  # its bars go to stderr, which nbgrader would score as an error
     folder = Path(root) / name
@@ -46,6 +46,7 @@ def load_checkpoint(name: str, root: Path = CHECKPOINTS):
         raise FileNotFoundError(f"no checkpoint {name!r} in {root}; run `python -m rlcourse.lm.make_checkpoints`")
     model = GPT2LMHeadModel.from_pretrained(folder, local_files_only=True,  # the same GELU, fused (models.FAST_GELU)
                                             activation_function=FAST_GELU).float().eval()  # some are stored in float16
+    use_fast_gelu(model)
     tokenizer = PreTrainedTokenizerFast.from_pretrained(folder, local_files_only=True)
     tokenizer.padding_side = "left"
     return model, tokenizer, json.loads((folder / "meta.json").read_text())
