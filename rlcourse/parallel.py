@@ -17,12 +17,13 @@ arguments and results travel between processes as plain pickles, copied (models 
 
 Workers: one per CPU core this process may use (``os.sched_getaffinity``, which does not see a
 container's CPU quota); the environment variable ``RLCOURSE_WORKERS`` sets another number, and 1 runs
-the jobs here, one after another (so does a single job). The workers start on first use (forked on Linux, at once) and are kept
-for the next call of the same process. `submit` begins one job and returns at once, for a run that
-a later cell needs and that can train while the cells before it run. Once it has workers, the process
-itself computes with one thread too: it works beside them (a cell that evaluates one run while the others
-train), and PyTorch's threads spin while they wait, so a second thread would only take a core from a
-worker (the Constitutional AI page took 63 s on 2 cores with two threads, 55 s with one).
+the jobs here, one after another (so does a single job). The workers start on first use (forked on
+Linux, at once) and are kept for the next call of the same process. `submit` begins one job and returns
+at once, for a run that a later cell needs and that can train while the cells before it run. Once it
+has workers, the process itself computes with one thread too: it works beside them (a cell that
+evaluates one run while the others train), and PyTorch's threads spin while they wait, so a second
+thread would only take a core from a worker (the Constitutional AI page took 63 s on 2 cores with two
+threads, 55 s with one).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import sys
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Callable
 
 ENV = "RLCOURSE_WORKERS"
@@ -93,13 +95,21 @@ def _payload(fn: Callable, job: dict) -> bytes:
     return pickle.dumps((fn, job), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _result(future: Future):
-    import pickle
-
+@contextmanager
+def _guard():
+    """The one error path of this module: after a worker died (killed, out of memory: the pool is broken)
+    or an interrupt, the next call starts afresh; on an interrupt the runs under way are stopped too."""
+    global _pool
     try:
-        return pickle.loads(future.result())
+        yield
     except BaseException as error:
-        _forget_pool(error)
+        if isinstance(error, KeyboardInterrupt) and _pool is not None:
+            for process in list(getattr(_pool, "_processes", {}).values()):
+                process.terminate()
+            _pool.shutdown(wait=False, cancel_futures=True)
+            _pool = None
+        elif isinstance(error, BrokenProcessPool):
+            _pool = None
         raise
 
 
@@ -123,19 +133,6 @@ def _executor() -> ProcessPoolExecutor:
 
         torch.set_num_threads(1)  # this process too, from now on: see the module's docstring
     return _pool
-
-
-def _forget_pool(error: BaseException) -> None:
-    """After a worker died (killed, out of memory: the pool is broken) or an interrupt, the next call
-    starts afresh; on an interrupt the runs under way are stopped too."""
-    global _pool
-    if isinstance(error, KeyboardInterrupt) and _pool is not None:
-        for process in list(getattr(_pool, "_processes", {}).values()):
-            process.terminate()
-        _pool.shutdown(wait=False, cancel_futures=True)
-        _pool = None
-    elif isinstance(error, BrokenProcessPool):
-        _pool = None
 
 
 def _importable(fn: Callable) -> None:
@@ -165,35 +162,37 @@ def run_all(fn: Callable, jobs: list[dict], desc: str = "") -> list:
     _importable(fn)
     if workers() == 1 or len(jobs) <= 1:
         return _here(fn, jobs, desc)
-    futures = {}
-    try:
-        for i, job in enumerate(jobs):
-            futures[_executor().submit(_call, _payload(fn, job))] = i
-        results = [None] * len(jobs)
-        done = as_completed(futures)
-        if desc:
-            from rlcourse.notebook import progress
+    started = []
+    with _guard():
+        try:
+            for job in jobs:
+                started.append(submit(fn, **job))
+            done = as_completed(job.future for job in started)
+            if desc:
+                from rlcourse.notebook import progress
 
-            done = progress(done, desc=desc, total=len(jobs))
-        for future in done:
-            results[futures[future]] = _result(future)
-    except BaseException as error:
-        for future in futures:
-            future.cancel()
-        _forget_pool(error)
-        raise
-    return results
+                done = progress(done, desc=desc, total=len(started))
+            for future in done:
+                future.result()  # the first to fail raises at once
+            return [job.result() for job in started]
+        finally:
+            for job in started:
+                job.future.cancel()  # nothing, once they have all finished
 
 
 class Job:
     """A job :func:`submit` began; :meth:`result` waits for it."""
 
     def __init__(self, future: Future):
-        self._future = future
+        self.future = future
+        """Its ``concurrent.futures.Future``, whose result is the pickled result."""
 
     def result(self):
         """The job's result (its exception, if it failed)."""
-        return _result(self._future)
+        import pickle
+
+        with _guard():
+            return pickle.loads(self.future.result())
 
 
 def submit(fn: Callable, **job) -> Job:
@@ -210,8 +209,5 @@ def submit(fn: Callable, **job) -> Job:
         except Exception as error:
             future.set_exception(error)
         return Job(future)
-    try:
+    with _guard():
         return Job(_executor().submit(_call, _payload(fn, job)))
-    except BaseException as error:
-        _forget_pool(error)
-        raise
