@@ -9,8 +9,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 book: install release           ## install everything and build the book into _build/html
 	$(PY) -m autograde book       # pages executed in parallel first, then jupyter-book build --all -W -n --keep-going .
 
-test: install-test browser sandbox release  ## install what the tests need and run them (one worker per test file)
-	$(PY) -m pytest -n 2 --dist loadfile
+test: install-test browser sandbox release  ## install what the tests need and run them (whole files to 2 workers, longest first)
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 install: .venv/.installed
 install-test: .venv/.installed-test

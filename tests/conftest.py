@@ -40,8 +40,19 @@ def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="run the tests marked slow (CI always does)")
 
 
+LONGEST_FIRST = ("test_book.py", "test_grading.py", "test_checkpoints.py", "test_grading_adversarial.py",
+                 "test_check_cli.py")
+"""The test files that take minutes (in this order, their times in CI's configuration measured by
+``bench/suite_time.py``), which run first. ``make test`` hands whole files to its two workers in
+collection order (``--dist loadfile --no-loadscope-reorder``): started last, the longest ones would
+leave one worker running alone for minutes at the end."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``slow`` (minutes each) run in CI (``CI=true``, as CI sets it) or with --run-slow."""
+    """The longest test files first (``LONGEST_FIRST``); tests marked ``slow`` (minutes each) run in CI
+    (``CI=true``, as CI sets it) or with --run-slow."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
     if config.getoption("--run-slow") or os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         return
     skip = pytest.mark.skip(reason="slow: runs in CI, or locally with --run-slow")

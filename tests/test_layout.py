@@ -62,3 +62,11 @@ def test_a_spec_names_its_references_as_every_spec_does(spec):
     for package, module, name in found:
         assert module == spec.stem, f"{spec.name} imports {package}.{module}, not its own chapter's {spec.stem}"
         assert name == alias[package], f"{spec.name} imports {package}.{module} as {name!r}, not {alias[package]!r}"
+
+
+def test_the_longest_test_files_named_to_run_first_exist():
+    """conftest.LONGEST_FIRST orders the suite by file name; a renamed file would silently drop out of it."""
+    from tests.conftest import LONGEST_FIRST
+
+    assert LONGEST_FIRST and all((REPO / "tests" / name).is_file() for name in LONGEST_FIRST)
+    assert "--no-loadscope-reorder" in (REPO / "Makefile").read_text()  # else xdist reorders by test count
