@@ -411,3 +411,7 @@ def test_the_composed_gelu_is_gpt2s_gelu_with_its_derivative(monkeypatch):
     for model in (build_gpt(20, "nano"), load_checkpoint("replies-sft")[0]):
         acts = [block.mlp.act for block in model.transformer.h]
         assert acts and all(isinstance(act, models.GELUTanh) for act in acts)
+    monkeypatch.setattr(models, "FAST_GELU", "gelu")  # as bench/checkpoint_redraw.py --activation gelu does
+    exact = build_gpt(20, "nano")
+    assert exact.config.activation_function == "gelu"
+    assert not any(isinstance(m, models.GELUTanh) for m in exact.modules())  # another activation is kept

@@ -1,7 +1,7 @@
 """The grading sandbox (autograde/sandbox.py), limit by limit: each one holds against code that tries
 to step around it. Every case runs a small program in the sandbox as grading runs a kernel, with
-limits small enough to hit in a second; tests/test_grading.py runs the same attacks as submissions
-through both graders.
+limits small enough to hit in a second; tests/test_grading_adversarial.py runs the same attacks as
+submissions through both graders.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ class _ComposedGELUTanh(torch.autograd.Function):
         return (t + 1.0).mul_(x).mul_(0.5)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # a second derivative raises instead of being wrong
     def backward(ctx, grad):
         c, a = _ComposedGELUTanh.C, _ComposedGELUTanh.A
         x, t = ctx.saved_tensors
@@ -52,8 +53,8 @@ class GELUTanh(nn.Module):
     runs), except on CPU tensors where PyTorch runs its generic kernels (:data:`GENERIC_CPU_KERNELS`):
     there the composed function takes a quarter of the time (5 against 22 ms forward and backward on a
     1088 x 512 activation; ``bench/where_ppo_time_goes.py``). The two differ by rounding only (within
-    3e-7), and which one runs depends on the machine alone, so a run gives the same numbers every time
-    on one machine.
+    3e-7 in float32, the course's precision), and which one runs depends on the machine alone, so a run
+    gives the same numbers every time on one machine.
 
     Example:
         >>> x = torch.linspace(-3, 3, 7)
@@ -67,10 +68,17 @@ class GELUTanh(nn.Module):
         return F.gelu(x, approximate="tanh")
 
 
+TANH_GELUS = (FAST_GELU, "gelu_new")
+"""transformers' names of GPT-2's GELU (tanh approximation): the activations :func:`use_fast_gelu` replaces."""
+
+
 def use_fast_gelu(model: nn.Module) -> nn.Module:
-    """Give every GPT-2 MLP block of ``model`` the :class:`GELUTanh` activation (in place; returns ``model``)."""
+    """Give every GPT-2 MLP block of ``model`` the :class:`GELUTanh` activation, if its config's activation
+    is GPT-2's tanh GELU (any other activation is left as it is); in place, returns ``model``."""
     from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
 
+    if getattr(getattr(model, "config", None), "activation_function", None) not in TANH_GELUS:
+        return model
     for module in model.modules():
         if isinstance(module, GPT2MLP):
             module.act = GELUTanh()
