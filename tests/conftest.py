@@ -47,8 +47,8 @@ its two workers in collection order (``--dist loadfile --no-loadscope-reorder``)
 its next file when two or fewer of its tests are left. So the book build (28 tests) keeps one worker
 while the other runs the checkpoint retraining, the graders and the rest; the short files fill in at
 the end. Chosen by replaying that rule on the per-test durations of a run of ``bench/suite_time.py``
-(2026-12-08; ``bench/suite_balance.py``): this order came within 1% of an even split of the 2,168 s, the order by number of tests
-(pytest-xdist's default) 2% over, the longest first 12% over."""
+(2026-12-08; ``bench/suite_balance.py``): this order came within 1% of an even split of the 2,168 s,
+the order by number of tests (pytest-xdist's default) 2% over, the longest first 12% over."""
 
 
 def pytest_collection_modifyitems(config, items):
